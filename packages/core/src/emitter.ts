@@ -1,0 +1,204 @@
+import * as dgram from 'node:dgram'
+import { isIPv6 } from 'node:net'
+import type { Logger } from './logger'
+import { consoleLogger, OnceLogger } from './logger'
+
+/** The header line the daemon expects before every document (DG "Sending segment documents"). */
+export const DAEMON_HEADER = '{"format":"json","version":1}\n'
+
+/** The largest document body xraykit sends: within the daemon's 64 KiB read buffer and the service's "64 kB". */
+export const MAX_DOCUMENT_BYTES = 64000
+
+/** Receives finished segment documents (JSON text, one document per call). */
+export interface Emitter {
+  /** Hands on one document; must not throw and must not block. */
+  send (document: string): void
+  /** Resolves when what was handed on has been sent (or dropped). */
+  flush (): Promise<void>
+  /** Flushes, then releases what the emitter holds (its socket). */
+  close (): Promise<void>
+}
+
+/** Counters of what an emitter did with the documents it was given. */
+export interface EmitterStats {
+  sent: number
+  bytes: number
+  dropped: number
+}
+
+/** A UDP host and port. */
+export interface SocketAddress {
+  host: string
+  port: number
+}
+
+/** Options of {@link UdpEmitter}. */
+export interface UdpEmitterOptions {
+  /** Where the daemon listens for segments. Default `127.0.0.1:2000`. */
+  address?: SocketAddress
+  logger?: Logger
+  /** Datagrams held while the socket connects, and sends in flight at once; past it, drop and count. Default 10,000. */
+  maxPending?: number
+}
+
+const RETRY_AFTER_MS = 1000
+
+/**
+ * Speaks the X-Ray daemon protocol: the header line, then the document, one datagram per
+ * document, over one connected UDP socket that is created on the first send and
+ * `unref()`'d so it never keeps the process alive. Errors are logged once per kind and
+ * counted in {@link UdpEmitter.stats}; nothing is ever thrown into the app.
+ */
+export class UdpEmitter implements Emitter {
+  readonly address: SocketAddress
+  readonly stats: EmitterStats = { sent: 0, bytes: 0, dropped: 0 }
+  private readonly log: OnceLogger
+  private readonly maxPending: number
+  private socket: dgram.Socket | null = null
+  private state: 'idle' | 'connecting' | 'ready' | 'failed' | 'closed' = 'idle'
+  private retryAt = 0
+  private pending: string[] = []
+  private inflight = 0
+  private idleWaiters: Array<() => void> = []
+  private readonly onSent: (err: Error | null, bytes: number) => void
+
+  constructor (options: UdpEmitterOptions = {}) {
+    this.address = options.address ?? { host: '127.0.0.1', port: 2000 }
+    this.log = new OnceLogger(options.logger ?? consoleLogger('error'))
+    this.maxPending = options.maxPending ?? 10000
+    // one callback for every send, not a closure per datagram
+    this.onSent = (err, bytes) => {
+      this.inflight--
+      if (err === null) {
+        this.stats.sent++
+        this.stats.bytes += bytes
+      } else {
+        this.stats.dropped++
+        this.failed(err)
+      }
+      if (this.inflight === 0 && this.pending.length === 0) this.wake()
+    }
+  }
+
+  send (document: string): void {
+    const datagram = DAEMON_HEADER + document
+    switch (this.state) {
+      case 'ready': this.write(datagram); return
+      case 'connecting': this.hold(datagram); return
+      case 'idle': this.open(); this.hold(datagram); return
+      case 'failed':
+        if (Date.now() >= this.retryAt) { this.open(); this.hold(datagram) } else this.drop()
+        return
+      default: this.drop()
+    }
+  }
+
+  flush (): Promise<void> {
+    if (this.inflight === 0 && (this.pending.length === 0 || this.state !== 'connecting')) return Promise.resolve()
+    return new Promise(resolve => this.idleWaiters.push(resolve))
+  }
+
+  async close (): Promise<void> {
+    await this.flush()
+    this.state = 'closed'
+    const socket = this.socket
+    this.socket = null
+    if (socket !== null) await new Promise<void>(resolve => socket.close(() => resolve()))
+    this.dropPending()
+  }
+
+  private open (): void {
+    const { host, port } = this.address
+    const socket = dgram.createSocket(isIPv6(host) ? 'udp6' : 'udp4')
+    this.socket = socket
+    this.state = 'connecting'
+    socket.unref()
+    socket.on('error', (err) => {
+      if (this.socket === socket) this.failed(err)
+    })
+    socket.connect(port, host, () => {
+      if (this.socket !== socket || this.state !== 'connecting') return
+      this.state = 'ready'
+      const pending = this.pending
+      this.pending = []
+      for (const datagram of pending) this.write(datagram)
+      if (this.inflight === 0) this.wake()
+    })
+  }
+
+  private hold (datagram: string): void {
+    if (this.pending.length >= this.maxPending) this.drop()
+    else this.pending.push(datagram)
+  }
+
+  private write (datagram: string): void {
+    if (this.inflight >= this.maxPending) { this.drop(); return }
+    this.inflight++
+    this.socket!.send(datagram, this.onSent)
+  }
+
+  private drop (): void {
+    this.stats.dropped++
+    this.log.warn('udp-drop', { address: this.where() }, 'X-Ray documents are being dropped (daemon unreachable or too many in flight); see UdpEmitter.stats.dropped for the total')
+  }
+
+  private dropPending (): void {
+    for (let i = 0; i < this.pending.length; i++) this.stats.dropped++
+    this.pending = []
+    this.wake()
+  }
+
+  private failed (err: Error & { code?: string }): void {
+    if (this.state === 'closed') return
+    this.log.error('udp-' + (err.code ?? 'error'), { address: this.where(), code: err.code, message: err.message },
+      `cannot send to the X-Ray daemon at ${this.where()} (${err.code ?? err.message}); is it running? Later failures of this kind are counted, not logged`)
+    // A socket that failed to connect, or whose send failed hard, is replaced on a later send.
+    if (this.state === 'connecting' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') {
+      const socket = this.socket
+      this.socket = null
+      this.state = 'failed'
+      this.retryAt = Date.now() + RETRY_AFTER_MS
+      try { socket?.close() } catch { /* already closed */ }
+      this.dropPending()
+    }
+  }
+
+  private where (): string {
+    return isIPv6(this.address.host) ? `[${this.address.host}]:${this.address.port}` : `${this.address.host}:${this.address.port}`
+  }
+
+  private wake (): void {
+    const waiters = this.idleWaiters
+    this.idleWaiters = []
+    for (const w of waiters) w()
+  }
+}
+
+/**
+ * Collects documents in memory, parsed, in the order they were sent. For tests, yours
+ * included: `new Recorder({ emitter: new MemoryEmitter() })`.
+ */
+export class MemoryEmitter implements Emitter {
+  /** Every document received, parsed. */
+  readonly documents: Array<Record<string, any>> = []
+  /** The same documents as the JSON text that would have gone on the wire. */
+  readonly raw: string[] = []
+
+  send (document: string): void {
+    this.raw.push(document)
+    this.documents.push(JSON.parse(document))
+  }
+
+  /** Documents that are segments (not independent subsegments). */
+  segments (): Array<Record<string, any>> {
+    return this.documents.filter(d => d.type !== 'subsegment')
+  }
+
+  clear (): void {
+    this.raw.length = 0
+    this.documents.length = 0
+  }
+
+  flush (): Promise<void> { return Promise.resolve() }
+  close (): Promise<void> { return Promise.resolve() }
+}

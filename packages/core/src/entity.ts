@@ -1,0 +1,242 @@
+import type { CauseData } from './cause'
+import { buildCause } from './cause'
+import { newId, now } from './ids'
+import type { Segment } from './segment'
+import type { Subsegment } from './subsegment'
+
+/** A value X-Ray accepts as an annotation. */
+export type AnnotationValue = string | number | boolean
+
+/** `http` of a segment document. */
+export interface HttpData {
+  request?: {
+    method?: string
+    url?: string
+    user_agent?: string
+    client_ip?: string
+    x_forwarded_for?: boolean
+    traced?: boolean
+  }
+  response?: {
+    status?: number
+    content_length?: number
+  }
+}
+
+const NAME_OK = /^[\p{L}\p{Zs}\p{N}_.:/%&#=+\-@]{1,200}$/u
+const NAME_BAD = /[^\p{L}\p{Zs}\p{N}_.:/%&#=+\-@]/gu
+const ANNOTATION_KEY_OK = /^[A-Za-z0-9_]{1,500}$/
+const ANNOTATION_KEY_BAD = /[^A-Za-z0-9_]/g
+const MAX_ANNOTATIONS = 50
+const MAX_ANNOTATION_VALUE = 1000
+
+/**
+ * @internal Segment and subsegment names may hold Unicode letters, digits, spaces and
+ * `_.:/%&#=+-@`, up to 200 characters. Other characters become `_`.
+ */
+export function sanitizeName (name: unknown): string {
+  const s = typeof name === 'string' ? name : String(name ?? '')
+  if (NAME_OK.test(s)) return s
+  const cleaned = s.replace(NAME_BAD, '_').slice(0, 200)
+  return cleaned.length === 0 ? 'unnamed' : cleaned
+}
+
+/** @internal Safe JSON for any value: cycles, BigInt, throwing getters and toJSON never throw. */
+export function safeJson (value: unknown): string {
+  try {
+    const out = JSON.stringify(value, bigintReplacer)
+    return out === undefined ? 'null' : out
+  } catch {
+    return walk(value, new Set(), 0)
+  }
+}
+
+function bigintReplacer (_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value
+}
+
+function walk (value: unknown, seen: Set<object>, depth: number): string {
+  switch (typeof value) {
+    case 'string': return JSON.stringify(value)
+    case 'number': return Number.isFinite(value) ? String(value) : 'null'
+    case 'boolean': return String(value)
+    case 'bigint': return JSON.stringify(value.toString())
+    case 'object': break
+    default: return 'null'
+  }
+  if (value === null) return 'null'
+  if (seen.has(value) || depth > 64) return '"[Circular]"'
+  seen.add(value)
+  try {
+    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+      try { return walk((value as { toJSON: () => unknown }).toJSON(), seen, depth + 1) } catch { return '"[Unserializable]"' }
+    }
+    if (Array.isArray(value)) {
+      return '[' + value.map(v => walk(v, seen, depth + 1)).join(',') + ']'
+    }
+    const parts: string[] = []
+    for (const key of Object.keys(value)) {
+      let v: unknown
+      try { v = (value as Record<string, unknown>)[key] } catch { v = '[Unreadable]' }
+      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue
+      parts.push(JSON.stringify(key) + ':' + walk(v, seen, depth + 1))
+    }
+    return '{' + parts.join(',') + '}'
+  } catch {
+    return '"[Unserializable]"'
+  } finally {
+    seen.delete(value)
+  }
+}
+
+/**
+ * What segments and subsegments share: name, id, times, flags, errors, annotations,
+ * metadata, `http` and children. Fields are set in the constructor and never deleted, so
+ * every entity has one shape.
+ */
+export abstract class Entity {
+  /** The sanitised name. */
+  readonly name: string
+  /** 16 hex digits. */
+  readonly id: string
+  /** Epoch seconds, microsecond resolution. */
+  readonly startTime: number
+  /** Epoch seconds; `0` while the entity is open. */
+  endTime = 0
+  error = false
+  throttle = false
+  fault = false
+  /** @internal */
+  cause: CauseData | string | null = null
+  /** @internal */
+  annotations: Record<string, AnnotationValue> | null = null
+  /** @internal Namespace → key → value as JSON text, taken when the value was put. */
+  metadata: Map<string, Map<string, string>> | null = null
+  /** @internal */
+  http: HttpData | null = null
+  /** @internal Extra keys of the `aws` object. */
+  aws: Record<string, unknown> | null = null
+  /** @internal Open and closed children not yet sent on their own. */
+  subsegments: Subsegment[] | null = null
+  /** @internal Set once the entity went out in a document of its own or inside one. */
+  sent = false
+
+  constructor (name: string) {
+    this.name = sanitizeName(name)
+    this.id = newId()
+    this.startTime = now()
+  }
+
+  /** The segment at the root of this entity's tree. */
+  abstract get segment (): Segment
+
+  /** `true` once `close()` was called. */
+  get isClosed (): boolean {
+    return this.endTime !== 0
+  }
+
+  /**
+   * Adds an annotation, indexed by X-Ray for filter expressions. Keys may hold letters,
+   * digits and `_` (other characters become `_`); values are strings (up to 1,000
+   * characters), finite numbers or booleans. Anything else is dropped with a debug log.
+   */
+  putAnnotation (key: string, value: AnnotationValue): this {
+    const segment = this.segment
+    let k = typeof key === 'string' ? key : ''
+    if (!ANNOTATION_KEY_OK.test(k)) {
+      k = k.replace(ANNOTATION_KEY_BAD, '_').slice(0, 500)
+      if (k.length === 0) { segment.debug({ key: String(key) }, 'annotation dropped: empty key'); return this }
+    }
+    let v: AnnotationValue
+    switch (typeof value) {
+      case 'string': v = value.length > MAX_ANNOTATION_VALUE ? value.slice(0, MAX_ANNOTATION_VALUE) : value; break
+      case 'boolean': v = value; break
+      case 'number':
+        if (!Number.isFinite(value)) { segment.debug({ key: k }, 'annotation dropped: value is not a finite number'); return this }
+        v = value
+        break
+      case 'bigint': v = (value as bigint).toString(); break
+      default:
+        segment.debug({ key: k, type: value === null ? 'null' : typeof value }, 'annotation dropped: value must be a string, number or boolean')
+        return this
+    }
+    if (this.annotations === null) this.annotations = Object.create(null) as Record<string, AnnotationValue>
+    if (!(k in this.annotations)) {
+      if (segment.annotationCount >= MAX_ANNOTATIONS) { segment.debug({ key: k }, 'annotation dropped: 50 per trace at most'); return this }
+      segment.annotationCount++
+    }
+    this.annotations[k] = v
+    return this
+  }
+
+  /**
+   * Adds metadata: any JSON value, not indexed. The value is serialised when it is put
+   * (cycles, BigInt and throwing getters are handled). Namespaces starting with `AWS.` are
+   * reserved for AWS and are refused.
+   */
+  putMetadata (key: string, value: unknown, namespace = 'default'): this {
+    if (typeof namespace !== 'string' || namespace.length === 0 || namespace.startsWith('AWS.')) {
+      this.segment.debug({ namespace: String(namespace) }, 'metadata dropped: namespace is empty or reserved for AWS')
+      return this
+    }
+    if (this.metadata === null) this.metadata = new Map()
+    let ns = this.metadata.get(namespace)
+    if (ns === undefined) this.metadata.set(namespace, ns = new Map())
+    ns.set(String(key), safeJson(value))
+    return this
+  }
+
+  /** Records an error as this entity's `cause` and sets `fault`. Remote errors came from a downstream call. */
+  addError (err: unknown, remote = false): this {
+    this.attachCause(err, remote)
+    this.fault = true
+    return this
+  }
+
+  /** @internal Records the cause without touching the flags (HTTP status decides those). */
+  attachCause (err: unknown, remote = false): void {
+    if (this.cause !== null && typeof err === 'object' && err !== null) {
+      // the same error twice on one entity is recorded once
+      const existing = this.cause
+      const c = buildCause(err, this.segment.traceId, remote, this.segment.maxStackFrames, this.segment.workingDirectory)
+      if (typeof c === 'string' && typeof existing === 'object' && existing.exceptions.some(e => e.id === c)) return
+      this.cause = c
+      return
+    }
+    this.cause = buildCause(err, this.segment.traceId, remote, this.segment.maxStackFrames, this.segment.workingDirectory)
+  }
+
+  addErrorFlag (): this { this.error = true; return this }
+  addFaultFlag (): this { this.fault = true; return this }
+  addThrottleFlag (): this { this.throttle = true; return this }
+
+  /** @internal Sets `error`/`throttle`/`fault` from an HTTP status, as every X-Ray SDK does. */
+  flagsFromStatus (status: number): void {
+    if (status >= 500) this.fault = true
+    else if (status === 429) { this.throttle = true; this.error = true } else if (status >= 400) this.error = true
+  }
+
+  /**
+   * Ends the entity. An error passed here is recorded as with `addError`. Closing twice
+   * logs at debug level and does nothing else.
+   */
+  close (err?: unknown): void {
+    if (this.endTime !== 0) {
+      this.segment.debug({ id: this.id, name: this.name }, 'entity closed twice; ignored')
+      return
+    }
+    if (err !== undefined && err !== null) this.addError(err)
+    this.endTime = now()
+    if (this.endTime < this.startTime) this.endTime = this.startTime
+    this.closed()
+  }
+
+  /** @internal What happens after close: emit or hand on. */
+  protected abstract closed (): void
+
+  /** @internal */
+  addChild (sub: Subsegment): void {
+    if (this.subsegments === null) this.subsegments = [sub]
+    else this.subsegments.push(sub)
+  }
+}

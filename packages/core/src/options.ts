@@ -1,0 +1,182 @@
+import type { Context } from './context'
+import { AsyncContext } from './context'
+import type { Emitter, SocketAddress } from './emitter'
+import { ErrorCodes, XrayOptionsError } from './errors'
+import type { Logger, LogLevel } from './logger'
+import { consoleLogger, isLogLevel } from './logger'
+import type { Sampler, SamplingRulesDocument } from './sampling'
+import { LocalSampler, sampleAll, sampleNone } from './sampling'
+
+/** What to do when code asks for the current segment and there is none. */
+export type ContextMissingStrategy = 'LOG_ERROR' | 'RUNTIME_ERROR' | 'IGNORE_ERROR' | ((message: string) => void)
+
+/** Options of a {@link Recorder}; every one is optional. */
+export interface XrayOptions {
+  /** The service name: the default segment name. `AWS_XRAY_TRACING_NAME` overrides it for HTTP segments. */
+  service?: string
+  /** Your application's version, sent as `service.version`. */
+  serviceVersion?: string
+  /** The `origin` of segments, such as `AWS::ECS::Container`. */
+  origin?: string
+  /** Async context. Default: a new {@link AsyncContext}. */
+  context?: Context
+  /** `host:port`, or `udp:host:port tcp:host:port`. Default: `AWS_XRAY_DAEMON_ADDRESS`, else `127.0.0.1:2000`. */
+  daemonAddress?: string
+  /** Where documents go. Default: a {@link UdpEmitter} to `daemonAddress`. */
+  emitter?: Emitter
+  /**
+   * Which requests are traced: `'all'`, `'none'`, a local rules document, the path of a
+   * rules file, or a {@link Sampler}. Default: 1 request per second, then 5%.
+   */
+  sampling?: 'all' | 'none' | SamplingRulesDocument | string | Sampler
+  /** Default `AWS_XRAY_CONTEXT_MISSING`, else `'LOG_ERROR'`. */
+  contextMissing?: ContextMissingStrategy
+  /** Subsegments held per segment before finished ones are streamed on their own. Default 100. */
+  streamingThreshold?: number
+  /** Stack frames kept per exception. Default 50. */
+  maxStackFrames?: number
+  /** A pino-compatible logger. Default: stderr, errors only (`AWS_XRAY_LOG_LEVEL`, `AWS_XRAY_DEBUG_MODE`). */
+  logger?: Logger
+  /** Level of the default logger. */
+  logLevel?: LogLevel
+}
+
+/** @internal Options after validation and defaults. */
+export interface ResolvedOptions {
+  service: string | null
+  serviceVersion: string | null
+  origin: string | null
+  context: Context
+  udp: SocketAddress
+  tcp: SocketAddress
+  emitter: Emitter | null
+  sampler: Sampler
+  contextMissing: ContextMissingStrategy
+  streamingThreshold: number
+  maxStackFrames: number
+  logger: Logger
+}
+
+const KNOWN = new Set(['service', 'serviceVersion', 'origin', 'context', 'daemonAddress', 'emitter', 'sampling', 'contextMissing',
+  'streamingThreshold', 'maxStackFrames', 'logger', 'logLevel'])
+const CONTEXT_MISSING = new Set(['LOG_ERROR', 'RUNTIME_ERROR', 'IGNORE_ERROR'])
+
+function describe (v: unknown): string {
+  if (v === null) return 'null'
+  if (typeof v === 'string') return JSON.stringify(v)
+  if (typeof v === 'number' || typeof v === 'boolean') return `${typeof v} ${String(v)}`
+  return typeof v
+}
+
+function fail (code: typeof ErrorCodes[keyof typeof ErrorCodes], msg: string): never {
+  throw new XrayOptionsError(code, msg)
+}
+
+function hostPort (text: string, source: string): SocketAddress {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text)
+  const port = m === null ? NaN : Number(m[3])
+  if (m === null || !(port >= 1 && port <= 65535)) {
+    fail(ErrorCodes.OPT_DAEMON_ADDRESS, `${source} must be "host:port" or "udp:host:port tcp:host:port" (IPv6 in brackets), got ${JSON.stringify(text)}`)
+  }
+  return { host: m[1] ?? m[2], port }
+}
+
+/** @internal Parses every form of `AWS_XRAY_DAEMON_ADDRESS`. */
+export function parseDaemonAddress (text: string, source = 'daemonAddress'): { udp: SocketAddress, tcp: SocketAddress } {
+  const parts = text.trim().split(/\s+/)
+  if (parts.length === 1 && !/^(udp|tcp):/i.test(parts[0])) {
+    const both = hostPort(parts[0], source)
+    return { udp: both, tcp: both }
+  }
+  let udp: SocketAddress | undefined
+  let tcp: SocketAddress | undefined
+  for (const part of parts) {
+    const m = /^(udp|tcp):(.*)$/i.exec(part)
+    if (m === null) fail(ErrorCodes.OPT_DAEMON_ADDRESS, `${source}: "${part}" must start with udp: or tcp: in the two-address form, got ${JSON.stringify(text)}`)
+    const kind = m[1].toLowerCase()
+    if ((kind === 'udp' && udp !== undefined) || (kind === 'tcp' && tcp !== undefined)) fail(ErrorCodes.OPT_DAEMON_ADDRESS, `${source} names ${kind} twice: ${JSON.stringify(text)}`)
+    if (kind === 'udp') udp = hostPort(m[2], source)
+    else tcp = hostPort(m[2], source)
+  }
+  if (udp === undefined || tcp === undefined) fail(ErrorCodes.OPT_DAEMON_ADDRESS, `${source} needs both udp: and tcp: addresses in the two-address form, got ${JSON.stringify(text)}`)
+  return { udp, tcp }
+}
+
+function isSampler (v: unknown): v is Sampler {
+  return typeof v === 'object' && v !== null && typeof (v as Sampler).shouldSample === 'function'
+}
+
+function resolveSampler (v: XrayOptions['sampling']): Sampler {
+  if (v === undefined) return new LocalSampler()
+  if (v === 'all') return sampleAll
+  if (v === 'none') return sampleNone
+  if (typeof v === 'string') return LocalSampler.fromFile(v)
+  if (isSampler(v)) return v
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) return new LocalSampler(v)
+  return fail(ErrorCodes.OPT_SAMPLING, `sampling must be 'all', 'none', a rules document, a rules file path or a Sampler, got ${describe(v)}`)
+}
+
+function optionalString (v: unknown, code: typeof ErrorCodes[keyof typeof ErrorCodes], name: string): string | null {
+  if (v === undefined) return null
+  if (typeof v !== 'string' || v.length === 0) fail(code, `${name} must be a non-empty string, got ${describe(v)}`)
+  return v
+}
+
+/** @internal Validates options once and fills in defaults; environment variables are read here, never at import. */
+export function normalizeOptions (input: XrayOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  if (input === null || typeof input !== 'object') fail(ErrorCodes.OPTIONS, `options must be an object, got ${describe(input)}`)
+  for (const key of Object.keys(input)) {
+    if (!KNOWN.has(key)) fail(ErrorCodes.OPTIONS, `unknown option "${key}"; known options: ${[...KNOWN].join(', ')}`)
+  }
+
+  let logLevel: LogLevel = 'error'
+  const envLevel = env.AWS_XRAY_LOG_LEVEL?.toLowerCase()
+  if (isLogLevel(envLevel)) logLevel = envLevel
+  if (env.AWS_XRAY_DEBUG_MODE !== undefined && env.AWS_XRAY_DEBUG_MODE !== '' && env.AWS_XRAY_DEBUG_MODE !== 'false') logLevel = 'debug'
+  if (input.logLevel !== undefined) {
+    if (!isLogLevel(input.logLevel)) fail(ErrorCodes.OPT_LOG_LEVEL, `logLevel must be one of debug, info, warn, error, silent, got ${describe(input.logLevel)}`)
+    logLevel = input.logLevel
+  }
+  const logger = input.logger ?? consoleLogger(logLevel)
+  if (typeof logger !== 'object' || logger === null || !['debug', 'info', 'warn', 'error'].every(m => typeof (logger as unknown as Record<string, unknown>)[m] === 'function')) {
+    fail(ErrorCodes.OPT_LOGGER, `logger must have debug, info, warn and error methods, got ${describe(input.logger)}`)
+  }
+
+  const addressText = input.daemonAddress ?? env.AWS_XRAY_DAEMON_ADDRESS
+  if (input.daemonAddress !== undefined && typeof input.daemonAddress !== 'string') fail(ErrorCodes.OPT_DAEMON_ADDRESS, `daemonAddress must be a string, got ${describe(input.daemonAddress)}`)
+  const address = addressText === undefined || addressText === ''
+    ? { udp: { host: '127.0.0.1', port: 2000 }, tcp: { host: '127.0.0.1', port: 2000 } }
+    : parseDaemonAddress(addressText, input.daemonAddress !== undefined ? 'daemonAddress' : 'AWS_XRAY_DAEMON_ADDRESS')
+
+  const contextMissing = input.contextMissing ?? (env.AWS_XRAY_CONTEXT_MISSING || 'LOG_ERROR') as ContextMissingStrategy
+  if (typeof contextMissing !== 'function' && !CONTEXT_MISSING.has(contextMissing)) {
+    fail(ErrorCodes.OPT_CONTEXT_MISSING, `contextMissing must be 'LOG_ERROR', 'RUNTIME_ERROR', 'IGNORE_ERROR' or a function, got ${describe(contextMissing)}${input.contextMissing === undefined ? ' (from AWS_XRAY_CONTEXT_MISSING)' : ''}`)
+  }
+
+  const streamingThreshold = input.streamingThreshold ?? 100
+  if (!Number.isInteger(streamingThreshold) || streamingThreshold < 0) fail(ErrorCodes.OPT_STREAMING_THRESHOLD, `streamingThreshold must be a non-negative integer, got ${describe(streamingThreshold)}`)
+  const maxStackFrames = input.maxStackFrames ?? 50
+  if (!Number.isInteger(maxStackFrames) || maxStackFrames < 0) fail(ErrorCodes.OPT_MAX_STACK_FRAMES, `maxStackFrames must be a non-negative integer, got ${describe(maxStackFrames)}`)
+
+  const context = input.context ?? new AsyncContext()
+  if (typeof context !== 'object' || context === null || typeof context.get !== 'function' || typeof context.run !== 'function' || typeof context.enterWith !== 'function') {
+    fail(ErrorCodes.OPT_CONTEXT, `context must have get, run and enterWith methods, got ${describe(input.context)}`)
+  }
+  const emitter = input.emitter ?? null
+  if (emitter !== null && (typeof emitter !== 'object' || typeof emitter.send !== 'function')) fail(ErrorCodes.OPT_EMITTER, `emitter must have a send method, got ${describe(input.emitter)}`)
+
+  return {
+    service: optionalString(input.service, ErrorCodes.OPT_SERVICE, 'service'),
+    serviceVersion: optionalString(input.serviceVersion, ErrorCodes.OPT_SERVICE_VERSION, 'serviceVersion'),
+    origin: optionalString(input.origin, ErrorCodes.OPT_ORIGIN, 'origin'),
+    context,
+    udp: address.udp,
+    tcp: address.tcp,
+    emitter,
+    sampler: resolveSampler(input.sampling),
+    contextMissing,
+    streamingThreshold,
+    maxStackFrames,
+    logger
+  }
+}

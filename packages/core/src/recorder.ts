@@ -1,0 +1,357 @@
+import type { Context } from './context'
+import type { Emitter } from './emitter'
+import { MAX_DOCUMENT_BYTES, UdpEmitter } from './emitter'
+import type { Entity } from './entity'
+import { ErrorCodes, XrayContextError, XrayOptionsError } from './errors'
+import { OnceLogger } from './logger'
+import type { ResolvedOptions, XrayOptions } from './options'
+import { normalizeOptions } from './options'
+import { Segment } from './segment'
+import type { SegmentSink } from './segment'
+import type { DocumentStatics } from './serialize'
+import { serializeSegment, serializeSubsegment } from './serialize'
+import { NoopSubsegment, Subsegment } from './subsegment'
+import { TraceHeader } from './trace-header'
+
+/** @internal The version written to `aws.xray.sdk_version`. */
+export const SDK_VERSION: string = require('../package.json').version
+const SDK_NAME = 'xraykit for Node.js'
+
+/** A method decorator: `@xrayRecorder.capture('## create_user')`. Works with TC39 and legacy (`experimentalDecorators`) decorators. */
+export type CaptureDecorator = (target: any, context: any, descriptor?: PropertyDescriptor) => any
+
+let noopSegment: Segment | null = null
+/** @internal The shared do-nothing subsegment. */
+export function noopSubsegment (): Subsegment {
+  if (noopSegment === null) {
+    const sink: SegmentSink = {
+      maxStackFrames: 0, workingDirectory: '', streamingThreshold: 0, statics: { xray: '', tail: '' },
+      debug () {}, segmentClosed () {}, subsegmentReady () {}
+    }
+    noopSegment = new Segment('noop', sink, null, null, false)
+    NOOP = new NoopSubsegment('noop', noopSegment)
+  }
+  return NOOP!
+}
+let NOOP: Subsegment | null = null
+
+function fits (doc: string): boolean {
+  // UTF-8 needs at most 3 bytes per UTF-16 unit; only long documents are measured
+  return doc.length * 3 <= MAX_DOCUMENT_BYTES || Buffer.byteLength(doc) <= MAX_DOCUMENT_BYTES
+}
+
+function countTree (e: Entity): number {
+  let n = 1
+  if (e.subsegments !== null) for (const s of e.subsegments) n += countTree(s)
+  return n
+}
+
+/**
+ * Records segments and subsegments and sends them to the X-Ray daemon. `xrayRecorder` is
+ * the process-wide one; `new Recorder(options)` makes an isolated one (tests, several
+ * services in one process). Nothing is read or opened until first use.
+ */
+export class Recorder implements SegmentSink {
+  private resolved: ResolvedOptions | null = null
+  private ownEmitter: Emitter | null = null
+  private log: OnceLogger | null = null
+  /** @internal */
+  statics: DocumentStatics = { xray: '', tail: '' }
+  /** @internal */
+  workingDirectory = ''
+
+  constructor (options?: XrayOptions) {
+    if (options !== undefined) this.configure(options)
+  }
+
+  /**
+   * Validates and applies options (see {@link XrayOptions}); a bad option throws an
+   * {@link XrayOptionsError} whose `code` names it. Options not given take their defaults
+   * (and environment variables) again.
+   */
+  configure (options: XrayOptions = {}): this {
+    const resolved = normalizeOptions(options)
+    const old = this.ownEmitter
+    this.ownEmitter = null
+    if (old !== null) void old.close()
+    this.apply(resolved)
+    return this
+  }
+
+  /** @internal */
+  get options (): ResolvedOptions {
+    return this.resolved ?? this.apply(normalizeOptions({}))
+  }
+
+  private apply (resolved: ResolvedOptions): ResolvedOptions {
+    this.resolved = resolved
+    this.log = new OnceLogger(resolved.logger)
+    this.workingDirectory = process.cwd()
+    let xray = '"sdk":' + JSON.stringify(SDK_NAME) + ',"sdk_version":' + JSON.stringify(SDK_VERSION)
+    xray += ''
+    let tail = ',"service":{' + (resolved.serviceVersion === null ? '' : '"version":' + JSON.stringify(resolved.serviceVersion) + ',') +
+      '"runtime":"node","runtime_version":' + JSON.stringify(process.version) + '}'
+    if (resolved.origin !== null) tail += ',"origin":' + JSON.stringify(resolved.origin)
+    this.statics = { xray, tail }
+    return resolved
+  }
+
+  /** The async context in use. */
+  get context (): Context { return this.options.context }
+  /** @internal */
+  get streamingThreshold (): number { return this.options.streamingThreshold }
+  /** @internal */
+  get maxStackFrames (): number { return this.options.maxStackFrames }
+
+  /** The emitter documents go to. */
+  get emitter (): Emitter {
+    const opts = this.options
+    if (opts.emitter !== null) return opts.emitter
+    return this.ownEmitter ??= new UdpEmitter({ address: opts.udp, logger: opts.logger })
+  }
+
+  /** @internal Logs once per kind. */
+  get once (): OnceLogger {
+    if (this.log === null) void this.options
+    return this.log!
+  }
+
+  /** @internal */
+  debug (fields: object, msg: string): void {
+    this.options.logger.debug(fields, msg)
+  }
+
+  /**
+   * Opens a segment for work that is not an HTTP request (a job, a queue message) and makes
+   * it current. Pass the incoming `X-Amzn-Trace-Id` to continue a trace.
+   */
+  beginSegment (name?: string, traceHeader?: string | TraceHeader): Segment {
+    const opts = this.options
+    const header = traceHeader instanceof TraceHeader ? traceHeader : TraceHeader.parse(traceHeader)
+    const segmentName = name ?? opts.service ?? 'unknown-service'
+    const sampled = header.sampled === '1' || (header.sampled !== '0' && opts.sampler.shouldSample(undefined, undefined, undefined, segmentName).sampled)
+    const segment = new Segment(segmentName, this, header.root, header.parent, sampled)
+    opts.context.enterWith(segment)
+    return segment
+  }
+
+  /** Closes the current segment (and leaves the context empty). */
+  endSegment (err?: unknown): void {
+    const current = this.options.context.get()
+    if (current === undefined) { this.contextMissing('endSegment'); return }
+    current.segment.close(err)
+    this.options.context.enterWith(undefined)
+  }
+
+  /** The segment of the current context, if any. */
+  getSegment (): Segment | undefined {
+    return this.options.context.get()?.segment
+  }
+
+  /** The current segment or subsegment, if any. */
+  getEntity (): Entity | undefined {
+    return this.options.context.get()
+  }
+
+  /**
+   * Opens a subsegment under the current entity and makes it current. Close it with
+   * `endSubsegment()`: begin and end nest like a stack within one async frame.
+   */
+  beginSubsegment (name: string): Subsegment {
+    const parent = this.options.context.get()
+    if (parent === undefined) { this.contextMissing('beginSubsegment'); return noopSubsegment() }
+    if (!parent.segment.sampled) return noopSubsegment()
+    const sub = new Subsegment(name, parent)
+    this.options.context.enterWith(sub)
+    return sub
+  }
+
+  /** Closes the current subsegment and makes its parent current. */
+  endSubsegment (err?: unknown): void {
+    const context = this.options.context
+    const current = context.get()
+    if (current === undefined) { this.contextMissing('endSubsegment'); return }
+    if (!(current instanceof Subsegment)) { this.debug({ name: current.name }, 'endSubsegment: the current entity is a segment; nothing to end'); return }
+    current.close(err)
+    context.enterWith(current.parent)
+  }
+
+  /**
+   * Runs `fn` in a new subsegment, in an async frame of its own, and closes the subsegment
+   * when `fn` returns, throws, or the promise it returns settles. Errors are recorded, then
+   * rethrown. With only a name, returns a method decorator.
+   */
+  capture<T> (name: string, fn: (subsegment: Subsegment) => T): T
+  capture (name?: string): CaptureDecorator
+  capture<T> (name?: string, fn?: (subsegment: Subsegment) => T): T | CaptureDecorator {
+    if (fn === undefined) return this.decorator(name)
+    if (typeof fn !== 'function') throw new XrayOptionsError(ErrorCodes.OPTIONS, `capture(name, fn): fn must be a function, got ${typeof fn}`)
+    const parent = this.options.context.get()
+    if (parent === undefined) {
+      this.contextMissing('capture')
+      return fn(noopSubsegment())
+    }
+    return captureUnder(this.options.context, parent, String(name), fn)
+  }
+
+  /** `capture` for async functions: the subsegment closes when the promise settles. */
+  captureAsync<T> (name: string, fn: (subsegment: Subsegment) => Promise<T>): Promise<T> {
+    return this.capture(name, fn)
+  }
+
+  private decorator (name: string | undefined): CaptureDecorator {
+    const recorder = this
+    return function captureDecorator (target: any, context: any, descriptor?: PropertyDescriptor): any {
+      if (descriptor !== undefined && typeof descriptor.value === 'function') {
+        const original = descriptor.value as (...args: unknown[]) => unknown
+        const subsegmentName = name ?? String(context)
+        descriptor.value = function (this: unknown, ...args: unknown[]) {
+          return recorder.capture(subsegmentName, () => original.apply(this, args))
+        }
+        return descriptor
+      }
+      if (typeof target === 'function' && context !== null && typeof context === 'object' && context.kind === 'method') {
+        const subsegmentName = name ?? String(context.name)
+        return function (this: unknown, ...args: unknown[]) {
+          return recorder.capture(subsegmentName, () => target.apply(this, args))
+        }
+      }
+      throw new XrayOptionsError(ErrorCodes.OPTIONS, '@capture decorates methods only')
+    }
+  }
+
+  /** Resolves when every document handed to the emitter has been sent. */
+  flush (): Promise<void> {
+    return this.resolved === null ? Promise.resolve() : this.emitter.flush()
+  }
+
+  /** Flushes what is in flight and releases the socket; the process can then exit. */
+  async close (): Promise<void> {
+    if (this.resolved === null) return
+    const emitter = this.resolved.emitter ?? this.ownEmitter
+    this.ownEmitter = null
+    if (emitter !== null) await emitter.close()
+  }
+
+  /** @internal Applies the context-missing strategy. */
+  contextMissing (operation: string): void {
+    const strategy = this.options.contextMissing
+    const message = `${operation}: no segment in context; open one with an adapter (req.xray) or recorder.beginSegment()`
+    if (strategy === 'LOG_ERROR') this.once.error('context-missing', { operation }, message + '. Later occurrences are not logged')
+    else if (strategy === 'RUNTIME_ERROR') throw new XrayContextError(ErrorCodes.CONTEXT_MISSING, message)
+    else if (typeof strategy === 'function') {
+      try { strategy(message) } catch (err) { this.once.error('context-missing-hook', { err }, 'the contextMissing function threw; ignored') }
+    }
+  }
+
+  // -- sending ---------------------------------------------------------------------------
+
+  /** @internal */
+  segmentClosed (segment: Segment): void {
+    let doc = serializeSegment(segment, true)
+    if (!fits(doc)) {
+      const children = segment.subsegments
+      segment.subsegments = null
+      if (children !== null) for (const sub of children) this.sendIndependent(sub)
+      doc = serializeSegment(segment, true)
+      if (!fits(doc)) {
+        const trimmed = this.trim(segment, () => serializeSegment(segment, true))
+        if (trimmed === null) return
+        doc = trimmed
+      }
+    }
+    this.emit(doc)
+  }
+
+  /** @internal A subsegment closed: stream it when the tree is large or its parent already went out. */
+  subsegmentReady (sub: Subsegment): void {
+    const segment = sub.root
+    if (!segment.sampled) return
+    if (sub.sent || sub.parent.sent) { this.sendIndependent(sub); return }
+    if (segment.treeSize > this.options.streamingThreshold) {
+      const siblings = sub.parent.subsegments!
+      const i = siblings.lastIndexOf(sub)
+      if (i >= 0) siblings.splice(i, 1)
+      segment.treeSize -= countTree(sub)
+      this.sendIndependent(sub)
+    }
+  }
+
+  private sendIndependent (sub: Subsegment): void {
+    let doc = serializeSubsegment(sub, true, true)
+    if (!fits(doc)) {
+      const children = sub.subsegments
+      sub.subsegments = null
+      if (children !== null) for (const child of children) this.sendIndependent(child)
+      doc = serializeSubsegment(sub, true, true)
+      if (!fits(doc)) {
+        const trimmed = this.trim(sub, () => serializeSubsegment(sub, true, true))
+        if (trimmed === null) return
+        doc = trimmed
+      }
+    }
+    this.emit(doc)
+  }
+
+  /** Removes metadata, then stack frames, then annotations, until the document fits; marks what went. */
+  private trim (entity: Entity, serialize: () => string): string | null {
+    const removed: string[] = []
+    const mark = (): void => {
+      entity.metadata = new Map([['xraykit', new Map([['trimmed', JSON.stringify(removed)]])]])
+    }
+    if (entity.metadata !== null) { removed.push('metadata'); mark() }
+    let doc = serialize()
+    if (!fits(doc) && entity.cause !== null && typeof entity.cause === 'object') {
+      for (const ex of entity.cause.exceptions) {
+        if (ex.stack !== undefined) { ex.truncated = (ex.truncated ?? 0) + ex.stack.length; ex.stack = undefined }
+      }
+      removed.push('stack'); mark()
+      doc = serialize()
+    }
+    if (!fits(doc) && entity.annotations !== null) {
+      entity.annotations = null
+      removed.push('annotations'); mark()
+      doc = serialize()
+    }
+    this.debug({ id: entity.id, name: entity.name, removed }, 'document over 64 kB; trimmed')
+    if (fits(doc)) return doc
+    this.once.error('oversize', { id: entity.id, name: entity.name }, 'a document stayed over 64 kB after trimming and was dropped')
+    return null
+  }
+
+  private emit (doc: string): void {
+    try {
+      this.emitter.send(doc)
+    } catch (err) {
+      this.once.error('emitter-threw', { err }, 'the emitter threw; the document was dropped. Later failures are not logged')
+    }
+  }
+}
+
+function captureUnder<T> (context: Context, parent: Entity, name: string, fn: (subsegment: Subsegment) => T): T {
+  if (!parent.segment.sampled) return fn(noopSubsegment())
+  const sub = new Subsegment(name, parent)
+  return context.run(sub, () => {
+    let result: T
+    try {
+      result = fn(sub)
+    } catch (err) {
+      sub.close(err)
+      throw err
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+      return (result as unknown as Promise<unknown>).then(
+        (value) => { sub.close(); return value },
+        (err) => { sub.close(err); throw err }
+      ) as T
+    }
+    sub.close()
+    return result
+  })
+}
+
+/** @internal So the request-scoped recorder can capture under its own segment. */
+export { captureUnder }
+
+/** The process-wide recorder. Configure it once at startup: `xrayRecorder.configure({ service: 'orders' })`. */
+export const xrayRecorder = new Recorder()

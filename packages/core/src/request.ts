@@ -1,0 +1,233 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { ErrorCodes, XrayOptionsError } from './errors'
+import type { Recorder } from './recorder'
+import { noopSubsegment, xrayRecorder } from './recorder'
+import type { XrayRequestContext } from './request-context'
+import { NOOP_REQUEST_CONTEXT, RequestContext } from './request-context'
+import { Segment } from './segment'
+import { sanitizeName } from './entity'
+import { kRequestState } from './symbols'
+import { TraceHeader } from './trace-header'
+import { newTraceId } from './ids'
+
+/** Options every adapter accepts. */
+export interface RequestTracingOptions {
+  /** The segment name. `AWS_XRAY_TRACING_NAME` overrides it; default: the recorder's `service`, else the request's Host. */
+  name?: string
+  /** Default: `xrayRecorder`. */
+  recorder?: Recorder
+  /** Requests not to trace, such as health checks: paths (exact, without query), regular expressions, or a function of the path. */
+  ignore?: Array<string | RegExp> | ((path: string) => boolean)
+  /** Also record the matched route template as the annotation `route` (it is always in metadata `http.route`). */
+  annotateRoute?: boolean
+}
+
+const MAX_FIELD = 250
+const clip = (s: string): string => s.length > MAX_FIELD ? s.slice(0, MAX_FIELD) : s
+
+interface TracedResponse extends ServerResponse { [kRequestState]?: RequestState }
+
+/** @internal The per-request state the response listeners find on the response. */
+class RequestState extends RequestContext {
+  ended = false
+  constructor (recorder: Recorder, segment: Segment, req: IncomingMessage, readonly tracer: RequestTracer) {
+    super(recorder, segment, req)
+  }
+}
+
+// One listener function for every response (not a closure per request): `this` is the
+// response, and its state hangs off a symbol.
+function onResponseEnd (this: TracedResponse): void {
+  const state = this[kRequestState]
+  if (state === undefined || state.ended) return
+  // Node emits both 'finish' and 'close' for most responses; end the segment once.
+  state.ended = true
+  try {
+    state.tracer.end(state, this)
+  } catch (err) {
+    state.tracer.recorder.once.error('request-end', { err }, 'recording the end of a request failed; ignored')
+  }
+}
+
+/**
+ * The request lifecycle every adapter shares: parse `X-Amzn-Trace-Id`, sample, name the
+ * segment, record `http.request`, and on the first of the response's `finish` or `close`
+ * record `http.response`, the flags, the route, and send. Adapters create one per
+ * middleware (options are validated here, once) and call {@link RequestTracer.start} per request.
+ */
+export class RequestTracer {
+  readonly recorder: Recorder
+  private readonly fixedName: string | null
+  private readonly ignorePath: ((path: string) => boolean) | null
+  private readonly annotateRoute: boolean
+  private readonly routeOf: ((req: IncomingMessage) => unknown) | null
+  private lastHost = ''
+  private lastHostName = ''
+
+  /**
+   * @param options the adapter's options, validated here
+   * @param routeOf how to read the matched route template off a request when it ends, for
+   * frameworks whose router sets it late (Express)
+   */
+  constructor (options: RequestTracingOptions = {}, routeOf: ((req: IncomingMessage) => unknown) | null = null, env: NodeJS.ProcessEnv = process.env) {
+    this.routeOf = routeOf
+    if (options === null || typeof options !== 'object') throw new XrayOptionsError(ErrorCodes.OPTIONS, `adapter options must be an object, got ${typeof options}`)
+    const recorder = options.recorder ?? xrayRecorder
+    if (typeof recorder !== 'object' || recorder === null || typeof (recorder as Recorder).beginSubsegment !== 'function') {
+      throw new XrayOptionsError(ErrorCodes.OPT_RECORDER, `recorder must be a Recorder, got ${typeof recorder}`)
+    }
+    this.recorder = recorder
+    if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0)) {
+      throw new XrayOptionsError(ErrorCodes.OPT_NAME, `name must be a non-empty string, got ${typeof options.name}`)
+    }
+    const name = env.AWS_XRAY_TRACING_NAME || options.name
+    this.fixedName = name === undefined ? null : sanitizeName(name)
+    this.ignorePath = compileIgnore(options.ignore)
+    this.annotateRoute = options.annotateRoute === true
+  }
+
+  /**
+   * Starts tracing a request: returns the request-scoped recorder to hang on the request.
+   * Never throws: a failure here leaves the request untraced.
+   */
+  start (req: IncomingMessage, res: ServerResponse): XrayRequestContext {
+    try {
+      return this.begin(req, res as TracedResponse)
+    } catch (err) {
+      this.recorder.once.error('request-start', { err }, 'starting a segment for a request failed; the request is not traced')
+      return NOOP_REQUEST_CONTEXT
+    }
+  }
+
+  private begin (req: IncomingMessage, res: TracedResponse): XrayRequestContext {
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const path = q < 0 ? url : url.slice(0, q)
+    if (this.ignorePath !== null && this.ignorePath(path)) return NOOP_REQUEST_CONTEXT
+    const opts = this.recorder.options
+    const headers = req.headers
+    const host = headers.host
+    const name = this.fixedName ?? opts.service ?? this.hostName(host)
+    const incoming = headers['x-amzn-trace-id']
+    const header = incoming === undefined ? null : TraceHeader.parse(incoming)
+    let sampled: boolean
+    let ruleName: string | null = null
+    if (header !== null && (header.sampled === '1' || header.sampled === '0')) {
+      sampled = header.sampled === '1'
+    } else {
+      const decision = opts.sampler.shouldSample(host, req.method, path, name)
+      sampled = decision.sampled
+      ruleName = decision.ruleName
+    }
+    let root = header === null ? null : header.root
+    if (header !== null && header.sampled === '?') {
+      // the caller asked us to decide and report back
+      root ??= newTraceId()
+      res.setHeader('X-Amzn-Trace-Id', `Root=${root};Sampled=${sampled ? '1' : '0'}`)
+    }
+    if (!sampled) return NOOP_REQUEST_CONTEXT
+
+    const segment = new Segment(name, this.recorder, root, header === null ? null : header.parent)
+    segment.ruleName = ruleName
+    const forwarded = headers['x-forwarded-for']
+    const proto = headers['x-forwarded-proto']
+    const scheme = typeof proto === 'string' ? proto.split(',')[0].trim() : (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http'
+    const request: NonNullable<NonNullable<Segment['http']>['request']> = {
+      method: req.method,
+      url: clip(scheme + '://' + (host ?? 'localhost') + url),
+      user_agent: clip(headers['user-agent'] ?? ''),
+      client_ip: ''
+    }
+    if (typeof forwarded === 'string' && forwarded.length > 0) {
+      const comma = forwarded.indexOf(',')
+      request.client_ip = clip((comma < 0 ? forwarded : forwarded.slice(0, comma)).trim())
+      request.x_forwarded_for = true
+    } else {
+      request.client_ip = req.socket?.remoteAddress ?? ''
+    }
+    segment.http = { request }
+    const state = new RequestState(this.recorder, segment, req, this)
+    res[kRequestState] = state
+    res.on('finish', onResponseEnd)
+    res.on('close', onResponseEnd)
+    return state
+  }
+
+  /** @internal */
+  end (state: RequestState, res: ServerResponse): void {
+    const segment = state.segment
+    if (!res.writableFinished) {
+      // the client went away before the whole response was written
+      segment.error = true
+      segment.attachCause({ name: 'ClientDisconnected', message: 'the client closed the connection before the response was complete' })
+    }
+    if (res.headersSent || res.writableFinished) {
+      segment.setHttpResponse(res.statusCode, contentLength(res.getHeader('content-length')))
+    }
+    let route: unknown = state.route
+    if (route === null && this.routeOf !== null) route = this.routeOf(state.req as IncomingMessage)
+    if (typeof route === 'string' && route.length > 0) {
+      segment.putMetadata('route', route, 'http')
+      if (this.annotateRoute) segment.putAnnotation('route', route)
+    }
+    segment.close()
+  }
+
+  /**
+   * Runs `fn` (the rest of the framework's chain) inside the request's async context.
+   * An unsampled request runs in a context too, so `xrayRecorder` calls in its handlers are
+   * quiet no-ops rather than "context missing" errors.
+   */
+  run<R> (xray: XrayRequestContext, fn: () => R): R {
+    return this.recorder.options.context.run(xray.segment ?? noopSubsegment().segment, fn)
+  }
+
+  /** What untraced requests get (routes opted out of tracing): the verbs, doing nothing. */
+  get untraced (): XrayRequestContext {
+    return NOOP_REQUEST_CONTEXT
+  }
+
+  /** Records an error thrown by the route on the request's segment; the status decides the flags. */
+  static recordError (xray: XrayRequestContext, err: unknown): void {
+    if (xray.segment === null) return
+    try { xray.segment.attachCause(err) } catch { /* never fail the request */ }
+  }
+
+  /** Sets the matched route template (`/users/:id`) of a traced request. */
+  setRoute (xray: XrayRequestContext, route: unknown): void {
+    if (xray instanceof RequestContext && typeof route === 'string' && route.length > 0) xray.route = route
+  }
+
+  private hostName (host: string | undefined): string {
+    if (host === undefined) return 'unknown-service'
+    if (host !== this.lastHost) {
+      const colon = host.lastIndexOf(':')
+      this.lastHost = host
+      this.lastHostName = sanitizeName(colon > 0 && !host.endsWith(']') ? host.slice(0, colon) : host)
+    }
+    return this.lastHostName
+  }
+}
+
+function contentLength (value: number | string | string[] | undefined): number | null {
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : null
+  if (typeof value === 'string' && /^\d{1,15}$/.test(value)) return Number(value)
+  return null
+}
+
+function compileIgnore (ignore: RequestTracingOptions['ignore']): ((path: string) => boolean) | null {
+  if (ignore === undefined) return null
+  if (typeof ignore === 'function') {
+    return (path) => {
+      try { return ignore(path) === true } catch { return false }
+    }
+  }
+  if (!Array.isArray(ignore) || !ignore.every(p => typeof p === 'string' || p instanceof RegExp)) {
+    throw new XrayOptionsError(ErrorCodes.OPT_IGNORE, 'ignore must be an array of paths and regular expressions, or a function of the path')
+  }
+  if (ignore.length === 0) return null
+  const exact = new Set(ignore.filter((p): p is string => typeof p === 'string'))
+  const patterns = ignore.filter((p): p is RegExp => p instanceof RegExp)
+  return (path) => exact.has(path) || patterns.some(re => { re.lastIndex = 0; return re.test(path) })
+}
+

@@ -1,0 +1,109 @@
+import type { Entity } from './entity'
+import type { Segment } from './segment'
+import type { Subsegment } from './subsegment'
+
+/**
+ * @internal Parts of every segment document that do not change per request, serialised
+ * once when the recorder is configured.
+ */
+export interface DocumentStatics {
+  /** The inside of `aws.xray`: `"sdk":"xraykit for Node.js","sdk_version":"…"`. */
+  readonly xray: string
+  /** `,"service":{…}` and `,"origin":"…"` when configured; may be empty. */
+  readonly tail: string
+}
+
+// Writes the wire format directly from the entity's fields, without building an
+// intermediate object. Names and ids were validated when set and need no escaping
+// beyond JSON.stringify of strings.
+
+function common (e: Entity, out: string): string {
+  out += e.endTime === 0 ? ',"in_progress":true' : ',"end_time":' + e.endTime
+  if (e.error) out += ',"error":true'
+  if (e.throttle) out += ',"throttle":true'
+  if (e.fault) out += ',"fault":true'
+  if (e.http !== null) out += ',"http":' + JSON.stringify(e.http)
+  if (e.annotations !== null) {
+    let sep = '{'
+    out += ',"annotations":'
+    for (const key in e.annotations) {
+      const v = e.annotations[key]
+      out += sep + '"' + key + '":' + (typeof v === 'string' ? JSON.stringify(v) : String(v))
+      sep = ','
+    }
+    out += '}'
+  }
+  if (e.metadata !== null && e.metadata.size > 0) {
+    let nsSep = '{'
+    out += ',"metadata":'
+    for (const [ns, entries] of e.metadata) {
+      out += nsSep + JSON.stringify(ns) + ':'
+      let sep = '{'
+      for (const [key, json] of entries) {
+        out += sep + JSON.stringify(key) + ':' + json
+        sep = ','
+      }
+      out += sep === '{' ? '{}' : '}'
+      nsSep = ','
+    }
+    out += '}'
+  }
+  if (e.cause !== null) out += ',"cause":' + JSON.stringify(e.cause)
+  return out
+}
+
+function children (e: Entity, out: string, markSent: boolean): string {
+  const subs = e.subsegments
+  if (subs === null || subs.length === 0) return out
+  out += ',"subsegments":['
+  for (let i = 0; i < subs.length; i++) {
+    if (i > 0) out += ','
+    out += serializeSubsegment(subs[i], false, markSent)
+  }
+  return out + ']'
+}
+
+/** @internal The segment and its embedded subsegments as one JSON document. */
+export function serializeSegment (seg: Segment, markSent: boolean): string {
+  const statics = seg.sink.statics
+  let out = '{"name":' + JSON.stringify(seg.name) + ',"id":"' + seg.id + '","trace_id":"' + seg.traceId +
+    '","start_time":' + seg.startTime
+  if (seg.parentId !== null) out += ',"parent_id":"' + seg.parentId + '"'
+  if (seg.user !== null) out += ',"user":' + JSON.stringify(seg.user)
+  out = common(seg, out)
+  out += ',"aws":{"xray":{' + statics.xray
+  if (seg.ruleName !== null) out += ',"rule_name":' + JSON.stringify(seg.ruleName)
+  out += '}'
+  if (seg.aws !== null) out += awsFields(seg.aws)
+  out += '}' + statics.tail
+  if (markSent) seg.sent = true
+  return children(seg, out, markSent) + '}'
+}
+
+/** @internal A subsegment, embedded in its parent or `independent` (with `type`, `trace_id`, `parent_id`). */
+export function serializeSubsegment (sub: Subsegment, independent: boolean, markSent: boolean): string {
+  let out = '{"name":' + JSON.stringify(sub.name) + ',"id":"' + sub.id + '","start_time":' + sub.startTime
+  if (independent) out += ',"type":"subsegment","trace_id":"' + sub.root.traceId + '","parent_id":"' + sub.parent.id + '"'
+  if (sub.namespace !== null) out += ',"namespace":"' + sub.namespace + '"'
+  if (sub.traced) out += ',"traced":true'
+  if (sub.precursorIds !== null) out += ',"precursor_ids":' + JSON.stringify(sub.precursorIds)
+  out = common(sub, out)
+  if (sub.sql !== null) out += ',"sql":' + JSON.stringify(sub.sql)
+  if (sub.aws !== null) out += ',"aws":{' + awsFields(sub.aws).slice(1) + '}'
+  if (markSent) sub.sent = true
+  return children(sub, out, markSent) + '}'
+}
+
+function awsFields (aws: Record<string, unknown>): string {
+  let out = ''
+  for (const key of Object.keys(aws)) {
+    if (key === 'xray') continue
+    const json = safeValue(aws[key])
+    if (json !== undefined) out += ',' + JSON.stringify(key) + ':' + json
+  }
+  return out
+}
+
+function safeValue (v: unknown): string | undefined {
+  try { return JSON.stringify(v) } catch { return undefined }
+}

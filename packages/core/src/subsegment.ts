@@ -1,0 +1,94 @@
+import { Entity } from './entity'
+import type { HttpData } from './entity'
+import type { Segment } from './segment'
+import { serializeSubsegment } from './serialize'
+
+/** SQL details of a query subsegment; passwords must never be included. */
+export interface SqlData {
+  url?: string
+  connection_string?: string
+  sanitized_query?: string
+  database_type?: string
+  database_version?: string
+  driver_version?: string
+  user?: string
+  preparation?: 'statement' | 'call'
+}
+
+/**
+ * A unit of work inside a segment: a downstream call, a query, or any block of code
+ * (`recorder.beginSubsegment`, `capture`, `captureAsync`). Subsegments nest.
+ */
+export class Subsegment extends Entity {
+  /** The segment or subsegment this one belongs under. */
+  readonly parent: Entity
+  /** @internal */
+  readonly root: Segment
+  /** `remote` for downstream calls, `aws` for AWS SDK calls, `null` for custom work. */
+  namespace: 'remote' | 'aws' | null = null
+  /** @internal The downstream service is traced too. */
+  traced = false
+  /** @internal */
+  precursorIds: string[] | null = null
+  /** @internal */
+  sql: SqlData | null = null
+
+  constructor (name: string, parent: Entity) {
+    super(name)
+    this.parent = parent
+    this.root = parent.segment
+    parent.addChild(this)
+    this.root.treeSize++
+  }
+
+  get segment (): Segment {
+    return this.root
+  }
+
+  /** Records SQL details (`sanitized_query`, `database_type`, ...). */
+  setSql (sql: SqlData): this {
+    this.sql = { ...sql }
+    return this
+  }
+
+  /** Records `http` of a downstream call. */
+  setHttp (http: HttpData): this {
+    this.http = http
+    return this
+  }
+
+  /** Ids of sibling subsegments that completed before this one started. */
+  addPrecursorId (id: string): this {
+    if (/^[0-9a-f]{16}$/.test(id)) (this.precursorIds ??= []).push(id)
+    return this
+  }
+
+  protected closed (): void {
+    this.root.sink.subsegmentReady(this)
+  }
+
+  /** The subsegment as an independent document (`type`, `trace_id`, `parent_id`). */
+  toJSON (): object {
+    return JSON.parse(serializeSubsegment(this, true, false)) as object
+  }
+}
+
+/**
+ * The subsegment handed out when nothing is traced (unsampled request, missing context).
+ * Every method does nothing and returns `this`, so callers never check "is tracing on?".
+ */
+export class NoopSubsegment extends Subsegment {
+  override putAnnotation (): this { return this }
+  override putMetadata (): this { return this }
+  override addError (): this { return this }
+  override attachCause (): void {}
+  override addErrorFlag (): this { return this }
+  override addFaultFlag (): this { return this }
+  override addThrottleFlag (): this { return this }
+  override setSql (): this { return this }
+  override setHttp (): this { return this }
+  override addPrecursorId (): this { return this }
+  override close (): void {}
+  protected override closed (): void {}
+  override addChild (): void {}
+}

@@ -1,0 +1,54 @@
+import type { FastifyPluginCallback, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { RequestTracer } from '@xraykit/core'
+import type { RequestTracingOptions, XrayRequestContext } from '@xraykit/core'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request-scoped X-Ray recorder; present on every request, traced or not. */
+    xray: XrayRequestContext
+  }
+  interface FastifyContextConfig {
+    /** `false` leaves the route untraced. */
+    xray?: false
+  }
+}
+
+/** Options of {@link xrayPlugin}. */
+export type XrayFastifyOptions = RequestTracingOptions
+
+// Fastify 4.10+ and 5 expose routeOptions; older 4.x had routeConfig and routerPath.
+type RouteInfo = { routeOptions?: { url?: string, config?: { xray?: false } }, routeConfig?: { xray?: false }, routerPath?: string }
+
+const plugin: FastifyPluginCallback<XrayFastifyOptions> = function xrayPlugin (app, opts, done) {
+  let tracer: RequestTracer
+  try {
+    tracer = new RequestTracer(opts)
+  } catch (err) {
+    done(err as Error)
+    return
+  }
+  app.decorateRequest('xray', null as unknown as XrayRequestContext)
+  app.addHook('onRequest', function xrayStart (request, reply, next) {
+    const route = request as FastifyRequest & RouteInfo
+    const config = route.routeOptions?.config ?? route.routeConfig
+    const xray = config?.xray === false ? tracer.untraced : tracer.start(request.raw, reply.raw)
+    request.xray = xray
+    tracer.setRoute(xray, route.routeOptions?.url ?? route.routerPath)
+    tracer.run(xray, next)
+  })
+  app.addHook('onError', function xrayRecordError (request, _reply, err, next) {
+    if (request.xray != null) RequestTracer.recordError(request.xray, err)
+    next()
+  })
+  done()
+}
+
+/**
+ * Traces every route of the app: `await app.register(xrayPlugin, options?)`. Handlers
+ * get `request.xray`; a route opts out with `config: { xray: false }`.
+ */
+export const xrayPlugin = fp(plugin, { fastify: '4.x || 5.x', name: '@xraykit/fastify' })
+export default xrayPlugin
+
+export type { XrayRequestContext } from '@xraykit/core'

@@ -1,0 +1,37 @@
+import type { Middleware } from 'koa'
+import { RequestTracer } from '@xraykit/core'
+import type { RequestTracingOptions, XrayRequestContext } from '@xraykit/core'
+
+declare module 'koa' {
+  interface DefaultContext {
+    /** The request-scoped X-Ray recorder; present on every request, traced or not. */
+    xray: XrayRequestContext
+  }
+}
+
+/** Options of {@link xrayMiddleware}. */
+export type XrayKoaOptions = RequestTracingOptions
+
+/**
+ * Traces every request: `app.use(xrayMiddleware())`, first in the chain. Handlers get
+ * `ctx.xray`. Koa writes the status and body after the chain settles; the segment ends
+ * with the response, so it records what the client really got.
+ */
+export function xrayMiddleware (options?: XrayKoaOptions): Middleware {
+  const tracer = new RequestTracer(options)
+  return async function xray (ctx, next) {
+    const handle = tracer.start(ctx.req, ctx.res)
+    ctx.xray = handle
+    try {
+      await tracer.run(handle, next)
+    } catch (err) {
+      RequestTracer.recordError(handle, err)
+      throw err // Koa's own error handling still runs
+    } finally {
+      // set by @koa/router (and koa-router) when a route matched
+      tracer.setRoute(handle, (ctx as { _matchedRoute?: unknown })._matchedRoute)
+    }
+  }
+}
+
+export type { XrayRequestContext } from '@xraykit/core'
