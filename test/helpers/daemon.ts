@@ -1,0 +1,89 @@
+import * as dgram from 'node:dgram'
+import type { AddressInfo } from 'node:net'
+
+/** One datagram as the daemon would receive it. */
+export interface Datagram {
+  raw: Buffer
+  header: string
+  body: string
+  /** The parsed document, or `undefined` when the body is not JSON. */
+  document: Record<string, any> | undefined
+}
+
+/**
+ * A stand-in for the X-Ray daemon: a UDP socket on loopback port 0 that keeps every
+ * datagram it receives, split at the first newline as the daemon splits it.
+ */
+export class TestDaemon {
+  readonly datagrams: Datagram[] = []
+  private waiters: Array<{ test: () => boolean, resolve: () => void }> = []
+
+  private constructor (private readonly socket: dgram.Socket) {
+    socket.on('message', (raw) => {
+      const nl = raw.indexOf(0x0a)
+      const header = nl < 0 ? raw.toString('utf8') : raw.subarray(0, nl).toString('utf8')
+      const body = nl < 0 ? '' : raw.subarray(nl + 1).toString('utf8')
+      let document: Record<string, any> | undefined
+      try { document = JSON.parse(body) } catch { document = undefined }
+      this.datagrams.push({ raw, header, body, document })
+      this.waiters = this.waiters.filter(w => {
+        if (!w.test()) return true
+        w.resolve()
+        return false
+      })
+    })
+  }
+
+  static async start (): Promise<TestDaemon> {
+    const socket = dgram.createSocket('udp4')
+    // a large receive buffer so bursts in load tests are not dropped by the kernel
+    await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve))
+    try { socket.setRecvBufferSize(16 * 1024 * 1024) } catch { /* the kernel may cap it */ }
+    return new TestDaemon(socket)
+  }
+
+  get port (): number {
+    return (this.socket.address() as AddressInfo).port
+  }
+
+  /** `127.0.0.1:<port>`, for `daemonAddress` or `AWS_XRAY_DAEMON_ADDRESS`. */
+  get address (): string {
+    return `127.0.0.1:${this.port}`
+  }
+
+  /** Every parsed document received so far. */
+  get documents (): Array<Record<string, any>> {
+    return this.datagrams.flatMap(d => d.document === undefined ? [] : [d.document])
+  }
+
+  /** Segments (not independent subsegments) received so far. */
+  get segments (): Array<Record<string, any>> {
+    return this.documents.filter(d => d.type !== 'subsegment')
+  }
+
+  /** Resolves once `test()` holds; rejects after `timeoutMs` with what arrived. */
+  until (test: () => boolean, timeoutMs = 10000): Promise<void> {
+    if (test()) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter(w => w.resolve !== done)
+        reject(new Error(`timed out after ${timeoutMs} ms; ${this.datagrams.length} datagrams arrived`))
+      }, timeoutMs)
+      const done = (): void => { clearTimeout(timer); resolve() }
+      this.waiters.push({ test, resolve: done })
+    })
+  }
+
+  /** Resolves once at least `n` documents arrived. */
+  waitForDocuments (n: number, timeoutMs?: number): Promise<Array<Record<string, any>>> {
+    return this.until(() => this.documents.length >= n, timeoutMs).then(() => this.documents)
+  }
+
+  clear (): void {
+    this.datagrams.length = 0
+  }
+
+  close (): Promise<void> {
+    return new Promise(resolve => this.socket.close(() => resolve()))
+  }
+}
