@@ -1,3 +1,4 @@
+import { truncateChars } from './text'
 import { newId } from './ids'
 
 /** One frame of a recorded stack trace. */
@@ -42,10 +43,10 @@ export function parseStack (stack: unknown, max: number): { frames: StackFrame[]
     if (m === null) continue
     const frame: StackFrame = {}
     const path = m[2]
-    if (path !== undefined && path !== '') frame.path = path.slice(0, 500)
+    if (path !== undefined && path !== '') frame.path = truncateChars(path, 500)
     if (m[3] !== undefined) frame.line = Number(m[3])
-    if (m[1] !== undefined && m[1] !== '') frame.label = m[1].slice(0, 500)
-    else if (frame.line === undefined) { delete frame.path; frame.label = path.slice(0, 500) }
+    if (m[1] !== undefined && m[1] !== '') frame.label = truncateChars(m[1], 500)
+    else if (frame.line === undefined) { delete frame.path; frame.label = truncateChars(path, 500) }
     frames.push(frame)
   }
   return { frames, truncated: total - frames.length }
@@ -54,7 +55,7 @@ export function parseStack (stack: unknown, max: number): { frames: StackFrame[]
 function text (value: unknown, max: number): string {
   let s: string
   try { s = String(value) } catch { s = '' }
-  return s.length > max ? s.slice(0, max) : s
+  return truncateChars(s, max)
 }
 
 /**

@@ -85,9 +85,10 @@ export class UdpEmitter implements Emitter {
     switch (this.state) {
       case 'ready': this.write(datagram); return
       case 'connecting': this.hold(datagram); return
-      case 'idle': this.open(); this.hold(datagram); return
+      // held before opening, so that a socket failing at once drops it rather than keeping it
+      case 'idle': this.hold(datagram); this.open(); return
       case 'failed':
-        if (Date.now() >= this.retryAt) { this.open(); this.hold(datagram) } else this.drop()
+        if (Date.now() >= this.retryAt) { this.hold(datagram); this.open() } else this.drop()
         return
       default: this.drop()
     }
@@ -116,8 +117,11 @@ export class UdpEmitter implements Emitter {
     socket.on('error', (err) => {
       if (this.socket === socket) this.failed(err)
     })
-    socket.connect(port, host, () => {
+    // On a failed lookup Node calls this back with the error (and emits no 'error'); the
+    // socket is then not connected, and sending on it would throw.
+    socket.connect(port, host, (err?: Error) => {
       if (this.socket !== socket || this.state !== 'connecting') return
+      if (err !== undefined && err !== null) { this.failed(err); return }
       this.state = 'ready'
       const pending = this.pending
       this.pending = []
@@ -134,11 +138,18 @@ export class UdpEmitter implements Emitter {
   private write (datagram: string): void {
     if (this.inflight >= this.maxPending) { this.drop(); return }
     this.inflight++
-    this.socket!.send(datagram, this.onSent)
+    try {
+      this.socket!.send(datagram, this.onSent)
+    } catch (err) {
+      // send() throws synchronously on some failures (such as a socket that is not connected)
+      this.onSent(err as Error, 0)
+    }
   }
 
   private drop (): void {
     this.stats.dropped++
+    // while failed, the failure itself was logged; drops are only counted
+    if (this.state === 'failed') return
     this.log.warn('udp-drop', { address: this.where() }, 'X-Ray documents are being dropped (daemon unreachable or too many in flight); see UdpEmitter.stats.dropped for the total')
   }
 

@@ -1,6 +1,7 @@
 import type { CauseData } from './cause'
 import { buildCause } from './cause'
 import { newId, now } from './ids'
+import { truncateChars } from './text'
 import type { Segment } from './segment'
 import type { Subsegment } from './subsegment'
 
@@ -23,8 +24,11 @@ export interface HttpData {
   }
 }
 
+// The official schema lists only characters of the Basic Multilingual Plane, so letters
+// beyond it (rare CJK extensions and the like) are replaced too.
 const NAME_OK = /^[\p{L}\p{Zs}\p{N}_.:/%&#=+\-@]{1,200}$/u
-const NAME_BAD = /[^\p{L}\p{Zs}\p{N}_.:/%&#=+\-@]/gu
+const NAME_BAD = /[^\p{L}\p{Zs}\p{N}_.:/%&#=+\-@]|[\u{10000}-\u{10FFFF}]/gu
+const ASTRAL = /[\u{10000}-\u{10FFFF}]/u
 const ANNOTATION_KEY_OK = /^[A-Za-z0-9_]{1,500}$/
 const ANNOTATION_KEY_BAD = /[^A-Za-z0-9_]/g
 const MAX_ANNOTATIONS = 50
@@ -36,10 +40,11 @@ const MAX_ANNOTATION_VALUE = 1000
  */
 export function sanitizeName (name: unknown): string {
   const s = typeof name === 'string' ? name : String(name ?? '')
-  if (NAME_OK.test(s)) return s
-  const cleaned = s.replace(NAME_BAD, '_').slice(0, 200)
+  if (NAME_OK.test(s) && !ASTRAL.test(s)) return s
+  const cleaned = truncateChars(s.replace(NAME_BAD, '_'), 200)
   return cleaned.length === 0 ? 'unnamed' : cleaned
 }
+
 
 /** @internal Safe JSON for any value: cycles, BigInt, throwing getters and toJSON never throw. */
 export function safeJson (value: unknown): string {
@@ -149,7 +154,7 @@ export abstract class Entity {
     }
     let v: AnnotationValue
     switch (typeof value) {
-      case 'string': v = value.length > MAX_ANNOTATION_VALUE ? value.slice(0, MAX_ANNOTATION_VALUE) : value; break
+      case 'string': v = truncateChars(value, MAX_ANNOTATION_VALUE); break
       case 'boolean': v = value; break
       case 'number':
         if (!Number.isFinite(value)) { segment.debug({ key: k }, 'annotation dropped: value is not a finite number'); return this }

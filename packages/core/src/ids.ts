@@ -40,6 +40,7 @@ export function newTraceId (): string {
 // second so that a long-running process does not drift away from real time.
 let anchorAt = -Infinity
 let anchorMs = 0
+let last = 0
 
 /** @internal Now, in epoch seconds with microsecond resolution. */
 export function now (): number {
@@ -48,5 +49,10 @@ export function now (): number {
     anchorAt = t
     anchorMs = Date.now() - t
   }
-  return Math.round((anchorMs + t) * 1000) / 1e6
+  let seconds = Math.round((anchorMs + t) * 1000) / 1e6
+  // Re-anchoring to the millisecond wall clock can step back by up to a millisecond; keep
+  // time monotonic across that jitter (but follow real clock changes of a second or more).
+  if (seconds < last && last - seconds < 1) seconds = last
+  last = seconds
+  return seconds
 }

@@ -12,6 +12,7 @@ import type { DocumentStatics } from './serialize'
 import { serializeSegment, serializeSubsegment } from './serialize'
 import { NoopSubsegment, Subsegment } from './subsegment'
 import { TraceHeader } from './trace-header'
+import { truncateChars } from './text'
 
 /** @internal The version written to `aws.xray.sdk_version`. */
 export const SDK_VERSION: string = require('../package.json').version
@@ -221,8 +222,11 @@ export class Recorder implements SegmentSink {
   }
 
   /** Resolves when every document handed to the emitter has been sent. */
-  flush (): Promise<void> {
-    return this.resolved === null ? Promise.resolve() : this.emitter.flush()
+  async flush (): Promise<void> {
+    if (this.resolved === null) return
+    const emitter = this.emitter
+    // a user's emitter may implement only send()
+    if (typeof emitter.flush === 'function') await emitter.flush()
   }
 
   /** Flushes what is in flight and releases the socket; the process can then exit. */
@@ -230,7 +234,9 @@ export class Recorder implements SegmentSink {
     if (this.resolved === null) return
     const emitter = this.resolved.emitter ?? this.ownEmitter
     this.ownEmitter = null
-    if (emitter !== null) await emitter.close()
+    if (emitter === null) return
+    if (typeof emitter.close === 'function') await emitter.close()
+    else if (typeof emitter.flush === 'function') await emitter.flush()
   }
 
   /** @internal Applies the context-missing strategy. */
@@ -293,7 +299,7 @@ export class Recorder implements SegmentSink {
     this.emit(doc)
   }
 
-  /** Removes metadata, then stack frames, then annotations, until the document fits; marks what went. */
+  /** Removes metadata, then stack frames, then annotations, then shortens SQL and drops `aws`, until the document fits; marks what went. */
   private trim (entity: Entity, serialize: () => string): string | null {
     const removed: string[] = []
     const mark = (): void => {
@@ -311,6 +317,18 @@ export class Recorder implements SegmentSink {
     if (!fits(doc) && entity.annotations !== null) {
       entity.annotations = null
       removed.push('annotations'); mark()
+      doc = serialize()
+    }
+    if (!fits(doc) && entity instanceof Subsegment && entity.sql !== null) {
+      // a huge query text: keep its beginning
+      const sql = entity.sql as Record<string, string>
+      for (const key of Object.keys(sql)) sql[key] = truncateChars(sql[key], 1000)
+      removed.push('sql'); mark()
+      doc = serialize()
+    }
+    if (!fits(doc) && entity.aws !== null) {
+      entity.aws = null
+      removed.push('aws'); mark()
       doc = serialize()
     }
     this.debug({ id: entity.id, name: entity.name, removed }, 'document over 64 kB; trimmed')

@@ -36,43 +36,53 @@ export class RequestContext implements XrayRequestContext {
   private current: Entity
   private readonly context: Context
 
-  constructor (recorder: Recorder, segment: Segment, readonly req: unknown) {
+  constructor (recorder: Recorder, segment: Segment) {
     this.segment = segment
     this.current = segment
     this.context = recorder.options.context
   }
 
-  private currentEntity (): Entity {
+  /** The entity in async context when it belongs to this request, else `undefined`. */
+  private own (): Entity | undefined {
     const fromContext = this.context.get()
-    let e = fromContext !== undefined && fromContext.segment === this.segment ? fromContext : this.current
+    return fromContext !== undefined && fromContext.segment === this.segment ? fromContext : undefined
+  }
+
+  private currentEntity (fromContext: Entity | undefined): Entity {
+    let e = fromContext ?? this.current
     while (e !== this.segment && e.isClosed) e = (e as Subsegment).parent
     return e
   }
 
   beginSubsegment (name: string): Subsegment {
-    const sub = new Subsegment(name, this.currentEntity())
+    const fromContext = this.own()
+    const sub = new Subsegment(name, this.currentEntity(fromContext))
     this.current = sub
-    this.context.enterWith(sub)
+    // Only a frame that is this request's own is switched to the new subsegment. Where
+    // context was lost, the frame belongs to someone else (a pool, a queue, a kept-alive
+    // socket) and would carry this request's entities into other requests' work.
+    if (fromContext !== undefined) this.context.enterWith(sub)
     return sub
   }
 
   endSubsegment (err?: unknown): void {
-    const current = this.currentEntity()
+    const fromContext = this.own()
+    const current = this.currentEntity(fromContext)
     if (!(current instanceof Subsegment)) {
       this.segment.debug({ name: this.segment.name }, 'endSubsegment: no open subsegment on this request; ignored')
       return
     }
     current.close(err)
     this.current = current.parent
-    this.context.enterWith(current.parent)
+    if (fromContext !== undefined) this.context.enterWith(current.parent)
   }
 
   capture<T> (name: string, fn: (subsegment: Subsegment) => T): T {
-    return captureUnder(this.context, this.currentEntity(), name, fn)
+    return captureUnder(this.context, this.currentEntity(this.own()), name, fn)
   }
 
   captureAsync<T> (name: string, fn: (subsegment: Subsegment) => Promise<T>): Promise<T> {
-    return captureUnder(this.context, this.currentEntity(), name, fn)
+    return captureUnder(this.context, this.currentEntity(this.own()), name, fn)
   }
 
   putAnnotation (key: string, value: AnnotationValue): this {

@@ -30,9 +30,34 @@ interface TracedResponse extends ServerResponse { [kRequestState]?: RequestState
 /** @internal The per-request state the response listeners find on the response. */
 class RequestState extends RequestContext {
   ended = false
-  constructor (recorder: Recorder, segment: Segment, req: IncomingMessage, readonly tracer: RequestTracer) {
-    super(recorder, segment, req)
+  constructor (recorder: Recorder, segment: Segment, readonly tracer: RequestTracer) {
+    super(recorder, segment)
   }
+}
+
+const kAnswer = Symbol('xraykit.trace-header-answer')
+const kWriteHead = Symbol('xraykit.write-head')
+interface AnsweringResponse extends ServerResponse {
+  [kAnswer]: string
+  [kWriteHead]: ServerResponse['writeHead']
+}
+
+// Koa's error handling (and any app) may remove every header before an error response is
+// written, so the answer is set again, if it went missing, when the headers go out.
+function writeHeadAnswering (this: AnsweringResponse, ...args: unknown[]): ServerResponse {
+  try {
+    if (!this.headersSent && !this.hasHeader('x-amzn-trace-id')) this.setHeader('X-Amzn-Trace-Id', this[kAnswer])
+  } catch { /* never fail the response */ }
+  return (this[kWriteHead] as (...a: unknown[]) => ServerResponse).apply(this, args)
+}
+
+/** Answers an incoming `Sampled=?` on the response, whatever happens to its headers later. */
+function answerTraceHeader (res: ServerResponse, value: string): void {
+  res.setHeader('X-Amzn-Trace-Id', value)
+  const r = res as AnsweringResponse
+  r[kAnswer] = value
+  r[kWriteHead] = res.writeHead
+  res.writeHead = writeHeadAnswering as ServerResponse['writeHead']
 }
 
 // One listener function for every response (not a closure per request): `this` is the
@@ -60,17 +85,11 @@ export class RequestTracer {
   private readonly fixedName: string | null
   private readonly ignorePath: ((path: string) => boolean) | null
   private readonly annotateRoute: boolean
-  private readonly routeOf: ((req: IncomingMessage) => unknown) | null
   private lastHost = ''
   private lastHostName = ''
 
-  /**
-   * @param options the adapter's options, validated here
-   * @param routeOf how to read the matched route template off a request when it ends, for
-   * frameworks whose router sets it late (Express)
-   */
-  constructor (options: RequestTracingOptions = {}, routeOf: ((req: IncomingMessage) => unknown) | null = null, env: NodeJS.ProcessEnv = process.env) {
-    this.routeOf = routeOf
+  /** @param options the adapter's options, validated here */
+  constructor (options: RequestTracingOptions = {}, env: NodeJS.ProcessEnv = process.env) {
     if (options === null || typeof options !== 'object') throw new XrayOptionsError(ErrorCodes.OPTIONS, `adapter options must be an object, got ${typeof options}`)
     const recorder = options.recorder ?? xrayRecorder
     if (typeof recorder !== 'object' || recorder === null || typeof (recorder as Recorder).beginSubsegment !== 'function') {
@@ -123,7 +142,7 @@ export class RequestTracer {
     if (header !== null && header.sampled === '?') {
       // the caller asked us to decide and report back
       root ??= newTraceId()
-      res.setHeader('X-Amzn-Trace-Id', `Root=${root};Sampled=${sampled ? '1' : '0'}`)
+      answerTraceHeader(res, `Root=${root};Sampled=${sampled ? '1' : '0'}`)
     }
     if (!sampled) return NOOP_REQUEST_CONTEXT
 
@@ -146,7 +165,7 @@ export class RequestTracer {
       request.client_ip = req.socket?.remoteAddress ?? ''
     }
     segment.http = { request }
-    const state = new RequestState(this.recorder, segment, req, this)
+    const state = new RequestState(this.recorder, segment, this)
     res[kRequestState] = state
     res.on('finish', onResponseEnd)
     res.on('close', onResponseEnd)
@@ -162,11 +181,10 @@ export class RequestTracer {
       segment.attachCause({ name: 'ClientDisconnected', message: 'the client closed the connection before the response was complete' })
     }
     if (res.headersSent || res.writableFinished) {
-      segment.setHttpResponse(res.statusCode, contentLength(res.getHeader('content-length')))
+      segment.setHttpResponse(res.statusCode, sentContentLength(res))
     }
-    let route: unknown = state.route
-    if (route === null && this.routeOf !== null) route = this.routeOf(state.req as IncomingMessage)
-    if (typeof route === 'string' && route.length > 0) {
+    const route = state.route
+    if (route !== null) {
       segment.putMetadata('route', route, 'http')
       if (this.annotateRoute) segment.putAnnotation('route', route)
     }
@@ -207,6 +225,20 @@ export class RequestTracer {
     }
     return this.lastHostName
   }
+}
+
+// `writeHead(status, headers)` without an earlier `setHeader` (Fastify, plain handlers)
+// writes the headers straight out, and `getHeader` never sees them: read the header block
+// that was sent instead.
+const SENT_CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d{1,15})[ \t]*\r\n/i
+
+function sentContentLength (res: ServerResponse): number | null {
+  const fromHeader = contentLength(res.getHeader('content-length'))
+  if (fromHeader !== null) return fromHeader
+  const sent = (res as { _header?: unknown })._header
+  if (typeof sent !== 'string') return null
+  const m = SENT_CONTENT_LENGTH.exec(sent)
+  return m === null ? null : Number(m[1])
 }
 
 function contentLength (value: number | string | string[] | undefined): number | null {

@@ -1,4 +1,5 @@
 import { Entity } from './entity'
+import { truncateChars } from './text'
 import { newTraceId } from './ids'
 import type { DocumentStatics } from './serialize'
 import { serializeSegment } from './serialize'
@@ -51,7 +52,7 @@ export class Segment extends Entity {
 
   /** Records the requesting user (indexed by X-Ray); up to 250 characters. */
   setUser (user: string): this {
-    this.user = String(user).slice(0, 250)
+    this.user = truncateChars(String(user), 250)
     return this
   }
 

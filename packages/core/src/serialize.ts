@@ -55,12 +55,15 @@ function common (e: Entity, out: string): string {
 function children (e: Entity, out: string, markSent: boolean): string {
   const subs = e.subsegments
   if (subs === null || subs.length === 0) return out
-  out += ',"subsegments":['
+  let sep = ',"subsegments":['
   for (let i = 0; i < subs.length; i++) {
-    if (i > 0) out += ','
-    out += serializeSubsegment(subs[i], false, markSent)
+    // A child that already went out (complete, or in progress and sent again on its own
+    // when it closes) is not repeated in a later document of its parent.
+    if (markSent && subs[i].sent) continue
+    out += sep + serializeSubsegment(subs[i], false, markSent)
+    sep = ','
   }
-  return out + ']'
+  return sep === ',' ? out + ']' : out
 }
 
 /** @internal The segment and its embedded subsegments as one JSON document. */

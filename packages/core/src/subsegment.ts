@@ -1,7 +1,11 @@
 import { Entity } from './entity'
+import { truncateChars } from './text'
 import type { HttpData } from './entity'
 import type { Segment } from './segment'
 import { serializeSubsegment } from './serialize'
+
+const MAX_FIELD = 250
+const SQL_FIELDS = ['url', 'connection_string', 'sanitized_query', 'database_type', 'database_version', 'driver_version', 'user', 'preparation'] as const
 
 /** SQL details of a query subsegment; passwords must never be included. */
 export interface SqlData {
@@ -45,15 +49,46 @@ export class Subsegment extends Entity {
     return this.root
   }
 
-  /** Records SQL details (`sanitized_query`, `database_type`, ...). */
+  /**
+   * Records SQL details (`sanitized_query`, `database_type`, ...). Fields that are not
+   * strings are left out; `user` is cut to 250 characters.
+   */
   setSql (sql: SqlData): this {
-    this.sql = { ...sql }
+    const out: SqlData = {}
+    if (sql !== null && typeof sql === 'object') {
+      for (const key of SQL_FIELDS) {
+        const v = (sql as Record<string, unknown>)[key]
+        if (typeof v === 'string') (out as Record<string, string>)[key] = key === 'user' ? truncateChars(v, MAX_FIELD) : v
+      }
+    }
+    this.sql = out
     return this
   }
 
-  /** Records `http` of a downstream call. */
+  /**
+   * Records `http` of a downstream call. Request strings are cut to 250 characters, and
+   * only integer `status`/`content_length` and boolean `traced` are kept.
+   */
   setHttp (http: HttpData): this {
-    this.http = http
+    const out: HttpData = {}
+    const req = http?.request
+    if (req !== null && typeof req === 'object') {
+      const r: NonNullable<HttpData['request']> = {}
+      for (const key of ['method', 'url', 'user_agent', 'client_ip'] as const) {
+        const v = req[key]
+        if (typeof v === 'string') r[key] = truncateChars(v, MAX_FIELD)
+      }
+      if (typeof req.traced === 'boolean') r.traced = req.traced
+      out.request = r
+    }
+    const res = http?.response
+    if (res !== null && typeof res === 'object') {
+      const r: NonNullable<HttpData['response']> = {}
+      if (Number.isInteger(res.status)) r.status = res.status
+      if (Number.isInteger(res.content_length)) r.content_length = res.content_length
+      out.response = r
+    }
+    this.http = out
     return this
   }
 

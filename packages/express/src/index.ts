@@ -1,5 +1,4 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express'
-import type { IncomingMessage } from 'node:http'
 import { RequestTracer } from '@xraykit/core'
 import type { RequestTracingOptions, XrayRequestContext } from '@xraykit/core'
 
@@ -16,21 +15,34 @@ declare global {
 /** Options of {@link xrayMiddleware}. */
 export type XrayExpressOptions = RequestTracingOptions
 
-// Express sets req.route while routing; read the template when the response ends.
-function routeOf (req: IncomingMessage): string | undefined {
-  const { route, baseUrl } = req as Request
-  return route !== undefined && typeof route.path === 'string' ? (baseUrl ?? '') + route.path : undefined
-}
+const kRoute = Symbol('xraykit.express-route')
+type RoutedRequest = Request & { [kRoute]?: unknown }
 
 /**
  * Traces every request: `app.use(xrayMiddleware())`, before the routes. Handlers get
  * `req.xray`. The response's status sets the error/throttle/fault flags.
  */
 export function xrayMiddleware (options?: XrayExpressOptions): RequestHandler {
-  const tracer = new RequestTracer(options, routeOf)
+  const tracer = new RequestTracer(options)
+  // Express assigns req.route when a route matches, while req.baseUrl still holds the mount
+  // path; an error leaving a mounted router resets baseUrl, so the template is taken then.
+  const route: PropertyDescriptor = {
+    configurable: true,
+    enumerable: true,
+    get (this: RoutedRequest) { return this[kRoute] },
+    set (this: RoutedRequest, value: { path?: unknown } | undefined) {
+      this[kRoute] = value
+      if (typeof value?.path === 'string') tracer.setRoute(this.xray, (this.baseUrl ?? '') + value.path)
+    }
+  }
   return function xrayMiddleware (req, res, next) {
     const xray = tracer.start(req, res)
     req.xray = xray
+    if (xray.segment !== null) {
+      const matched: unknown = req.route // set already when this runs as route middleware
+      Object.defineProperty(req, 'route', route)
+      if (matched !== undefined) req.route = matched
+    }
     tracer.run(xray, next)
   }
 }

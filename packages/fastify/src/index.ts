@@ -31,10 +31,13 @@ const plugin: FastifyPluginCallback<XrayFastifyOptions> = function xrayPlugin (a
   app.decorateRequest('xray', null as unknown as XrayRequestContext)
   app.addHook('onRequest', function xrayStart (request, reply, next) {
     const route = request as FastifyRequest & RouteInfo
-    const config = route.routeOptions?.config ?? route.routeConfig
+    // routeOptions builds a new object on every read: read it once. The old names are only
+    // read where it is missing, since reading them warns on later 4.x.
+    const options = route.routeOptions
+    const config = options !== undefined ? options.config : route.routeConfig
     const xray = config?.xray === false ? tracer.untraced : tracer.start(request.raw, reply.raw)
     request.xray = xray
-    tracer.setRoute(xray, route.routeOptions?.url ?? route.routerPath)
+    if (xray.segment !== null) tracer.setRoute(xray, options !== undefined ? options.url : route.routerPath)
     tracer.run(xray, next)
   })
   app.addHook('onError', function xrayRecordError (request, _reply, err, next) {

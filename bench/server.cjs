@@ -1,0 +1,123 @@
+'use strict'
+// One benchmark server: node server.cjs <framework> <variant> <sampling>
+//   framework: express | koa | fastify
+//   variant:   bare | xraykit | official | otel
+//   sampling:  all | default
+// Every variant serves GET /hello: one small async hop inside one custom subsegment (span),
+// then a small JSON body. Traced variants send to AWS_XRAY_DAEMON_ADDRESS over UDP.
+const [framework, variant, sampling] = process.argv.slice(2)
+const hop = () => new Promise(resolve => setImmediate(resolve))
+const body = { hello: 'world', items: [1, 2, 3] }
+
+let otelTracer = null
+if (variant === 'otel') otelTracer = require('./otel-setup.cjs').setup(framework, sampling)
+
+let AWSXRay = null
+if (variant === 'official') {
+  AWSXRay = require('aws-xray-sdk-core')
+  AWSXRay.setContextMissingStrategy('IGNORE_ERROR')
+  AWSXRay.middleware.disableCentralizedSampling()
+  AWSXRay.middleware.setDefaultName('bench')
+  if (sampling === 'all') AWSXRay.middleware.setSamplingRules({ version: 2, rules: [], default: { fixed_target: 1, rate: 1 } })
+}
+
+// 'als': the bare app plus one AsyncLocalStorage.run per request, to show what async
+// context alone costs on this Node version (a diagnostic, not one of the default variants).
+const als = variant === 'als' ? new (require('node:async_hooks').AsyncLocalStorage)() : null
+
+let xray = null
+if (variant === 'xraykit') {
+  xray = require('@xraykit/core')
+  xray.xrayRecorder.configure({ service: 'bench', sampling: sampling === 'all' || sampling === 'none' ? sampling : undefined })
+}
+
+// The custom subsegment around the async hop, in each variant's own API.
+async function work (scoped) {
+  switch (variant) {
+    case 'xraykit': {
+      scoped.beginSubsegment('work')
+      await hop()
+      scoped.endSubsegment()
+      return
+    }
+    case 'official': {
+      const segment = AWSXRay.getSegment()
+      const sub = segment ? segment.addNewSubsegment('work') : null
+      await hop()
+      if (sub) sub.close()
+      return
+    }
+    case 'otel':
+      return otelTracer.startActiveSpan('work', async span => { await hop(); span.end() })
+    default:
+      await hop()
+  }
+}
+
+function express () {
+  const app = require('express')()
+  if (variant === 'xraykit') app.use(require('@xraykit/express').xrayMiddleware())
+  if (variant === 'official') app.use(require('aws-xray-sdk-express').openSegment('bench'))
+  if (als) app.use((req, res, next) => als.run(req, next))
+  app.get('/hello', async (req, res) => {
+    await work(req.xray)
+    res.json(body)
+  })
+  if (variant === 'official') app.use(require('aws-xray-sdk-express').closeSegment())
+  return listen => listen(require('node:http').createServer(app))
+}
+
+function koa () {
+  const Koa = require('koa')
+  const app = new Koa()
+  if (variant === 'xraykit') app.use(require('@xraykit/koa').xrayMiddleware())
+  if (als) app.use((ctx, next) => als.run(ctx, next))
+  if (variant === 'official') {
+    // The official SDK has no Koa package; this middleware follows its docs for other
+    // frameworks: traceRequestResponseCycle, then run the chain in the SDK's namespace.
+    app.use((ctx, next) => {
+      const segment = AWSXRay.middleware.traceRequestResponseCycle(ctx.req, ctx.res)
+      const ns = AWSXRay.getNamespace()
+      return ns.runPromise(() => {
+        AWSXRay.setSegment(segment)
+        return next()
+      })
+    })
+  }
+  app.use(async ctx => {
+    if (ctx.path !== '/hello') return
+    await work(ctx.xray)
+    ctx.body = body
+  })
+  return listen => listen(require('node:http').createServer(app.callback()))
+}
+
+function fastify () {
+  const app = require('fastify')({ logger: false })
+  return async listen => {
+    if (variant === 'xraykit') await app.register(require('@xraykit/fastify').xrayPlugin)
+    if (variant === 'official') await app.register(require('aws-xray-sdk-fastify'), { segmentName: 'bench', AWSXRay })
+    if (variant === 'otel') await app.register(require('./otel-setup.cjs').fastifyPlugin())
+    if (als) app.addHook('onRequest', (request, reply, done) => als.run(request, done))
+    app.get('/hello', async request => {
+      await work(request.xray)
+      return body
+    })
+    await app.ready()
+    listen(app.server)
+  }
+}
+
+const build = { express, koa, fastify }[framework]
+if (build === undefined) throw new Error(`unknown framework ${framework}`)
+Promise.resolve(build()(server => {
+  server.listen(0, '127.0.0.1', () => process.send({ listening: server.address().port }))
+})).catch(err => { console.error(err); process.exit(1) })
+
+process.on('message', msg => {
+  if (msg === 'stats') {
+    const cpu = process.cpuUsage()
+    process.send({ stats: { cpu: cpu.user + cpu.system, rss: process.memoryUsage().rss } })
+  }
+})
+process.on('disconnect', () => process.exit(0))

@@ -1,0 +1,177 @@
+import * as diagnostics from 'node:diagnostics_channel'
+import type * as http from 'node:http'
+import { syncBuiltinESMExports } from 'node:module'
+import type { Entity } from './entity'
+import { sanitizeName } from './entity'
+import type { Recorder } from './recorder'
+import { xrayRecorder } from './recorder'
+import { Subsegment } from './subsegment'
+
+type RequestFn = typeof http.request
+// The CommonJS module objects, patched in place (they are mutable; ESM namespaces are
+// refreshed with syncBuiltinESMExports).
+const httpModule = require('node:http') as Record<'request' | 'get', RequestFn>
+const httpsModule = require('node:https') as Record<'request' | 'get', RequestFn>
+
+let active: Recorder | null = null
+let httpOriginals: { request: RequestFn, get: RequestFn, httpsRequest: RequestFn, httpsGet: RequestFn } | null = null
+const fetchCalls = new WeakMap<object, Subsegment>()
+
+/**
+ * Records outgoing `http`/`https` requests and global `fetch` calls as `remote`
+ * subsegments of the current segment or subsegment, and sends `X-Amzn-Trace-Id` with them
+ * so the called service continues the trace. Call it once at startup; calling it again
+ * switches to another recorder.
+ *
+ * ```ts
+ * import { captureHTTPClients } from '@xraykit/core'
+ * captureHTTPClients()
+ * ```
+ */
+export function captureHTTPClients (recorder: Recorder = xrayRecorder): void {
+  active = recorder
+  if (httpOriginals !== null) return
+  httpOriginals = { request: httpModule.request, get: httpModule.get, httpsRequest: httpsModule.request, httpsGet: httpsModule.get }
+  const { request, httpsRequest } = httpOriginals
+  // The header must be in the options before the request is created: Node writes headers
+  // early (http.get ends the request at once, and on Node 20 the diagnostics channel
+  // 'http.client.request.start' fires after the headers are written).
+  httpModule.request = wrap(request, 'http:') as RequestFn
+  httpModule.get = function get (this: unknown, ...args: unknown[]) { const req = (httpModule.request as Function).apply(this, args); req.end(); return req } as RequestFn
+  httpsModule.request = wrap(httpsRequest, 'https:') as RequestFn
+  httpsModule.get = function get (this: unknown, ...args: unknown[]) { const req = (httpsModule.request as Function).apply(this, args); req.end(); return req } as RequestFn
+  syncBuiltinESMExports()
+  diagnostics.subscribe('undici:request:create', onFetchCreate)
+  diagnostics.subscribe('undici:request:headers', onFetchHeaders)
+  diagnostics.subscribe('undici:request:trailers', onFetchDone)
+  diagnostics.subscribe('undici:request:error', onFetchError)
+}
+
+/** Undoes {@link captureHTTPClients}. */
+export function releaseHTTPClients (): void {
+  if (httpOriginals === null) return
+  httpModule.request = httpOriginals.request
+  httpModule.get = httpOriginals.get
+  httpsModule.request = httpOriginals.httpsRequest
+  httpsModule.get = httpOriginals.httpsGet
+  httpOriginals = null
+  active = null
+  syncBuiltinESMExports()
+  diagnostics.unsubscribe('undici:request:create', onFetchCreate)
+  diagnostics.unsubscribe('undici:request:headers', onFetchHeaders)
+  diagnostics.unsubscribe('undici:request:trailers', onFetchDone)
+  diagnostics.unsubscribe('undici:request:error', onFetchError)
+}
+
+function currentParent (): Entity | undefined {
+  if (active === null) return undefined
+  try {
+    const entity = active.options.context.get()
+    return entity !== undefined && entity.segment.sampled ? entity : undefined
+  } catch { return undefined }
+}
+
+/** @internal `X-Amzn-Trace-Id` for a call made by `sub`, with the fields that arrived with the trace. */
+export function outgoingHeader (sub: Subsegment): string {
+  let header = 'Root=' + sub.root.traceId + ';Parent=' + sub.id + ';Sampled=1'
+  for (const [key, value] of (sub.root as { incomingExtra?: Array<[string, string]> }).incomingExtra ?? []) header += ';' + key + '=' + value
+  return header
+}
+
+function hasTraceHeader (headers: unknown): boolean {
+  if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) return Array.isArray(headers)
+  return Object.keys(headers).some(k => k.toLowerCase() === 'x-amzn-trace-id')
+}
+
+function startCall (parent: Entity, protocol: string, host: string, port: string | number | undefined | null, method: string, path: string): Subsegment {
+  const sub = new Subsegment(sanitizeName(host), parent)
+  sub.namespace = 'remote'
+  const q = path.indexOf('?')
+  const defaultPort = protocol === 'https:' ? '443' : '80'
+  const hostPart = port === undefined || port === null || String(port) === '' || String(port) === defaultPort ? host : `${host}:${port}`
+  const url = protocol + '//' + hostPart + (q < 0 ? path : path.slice(0, q))
+  sub.http = { request: { method: method.toUpperCase(), url: url.length > 250 ? url.slice(0, 250) : url } }
+  return sub
+}
+
+function finishCall (sub: Subsegment, status: number | undefined, contentLength: unknown): void {
+  if (status === undefined) return
+  const response: { status: number, content_length?: number } = { status }
+  const n = typeof contentLength === 'string' && /^\d{1,15}$/.test(contentLength) ? Number(contentLength) : null
+  if (n !== null) response.content_length = n
+  sub.http = { ...sub.http, response }
+  sub.flagsFromStatus(status)
+}
+
+function wrap (original: RequestFn, defaultProtocol: string): Function {
+  return function request (this: unknown, ...args: unknown[]) {
+    const parent = currentParent()
+    if (parent === undefined) return (original as Function).apply(this, args)
+    let sub: Subsegment
+    try {
+      // (url[, options][, callback]) or (options[, callback])
+      let url: URL | null = null
+      let i = 0
+      if (typeof args[0] === 'string' || args[0] instanceof URL) { url = new URL(String(args[0])); i = 1 }
+      const options = (typeof args[i] === 'object' && args[i] !== null ? args[i] : {}) as http.RequestOptions
+      if (hasTraceHeader(options.headers)) return (original as Function).apply(this, args)
+      const protocol = options.protocol ?? url?.protocol ?? defaultProtocol
+      const host = options.hostname ?? options.host?.replace(/:\d+$/, '') ?? url?.hostname ?? 'localhost'
+      const port = options.port ?? (url?.port || undefined)
+      sub = startCall(parent, protocol, host.replace(/^\[|\]$/g, ''), port, options.method ?? 'GET', options.path ?? (url === null ? '/' : url.pathname + url.search))
+      const withHeader = { ...options, headers: { ...(options.headers as object), 'X-Amzn-Trace-Id': outgoingHeader(sub) } }
+      if (typeof args[i] === 'object' && args[i] !== null) args[i] = withHeader
+      else args.splice(i, 0, withHeader)
+    } catch {
+      return (original as Function).apply(this, args)
+    }
+    const req = (original as Function).apply(this, args) as http.ClientRequest
+    req.once('response', (res: http.IncomingMessage) => finishCall(sub, res.statusCode, res.headers['content-length']))
+    req.once('error', (err: Error) => sub.addError(err, true))
+    req.once('close', () => { if (!sub.isClosed) sub.close() })
+    return req
+  }
+}
+
+interface UndiciRequest { origin: string | URL, method: string, path: string, headers: unknown, addHeader (name: string, value: string): unknown }
+
+function onFetchCreate (message: unknown): void {
+  const { request } = message as { request: UndiciRequest }
+  const parent = currentParent()
+  if (parent === undefined) return
+  try {
+    const headers = request.headers
+    if (typeof headers === 'string' ? /(^|\r\n)x-amzn-trace-id:/i.test(headers) : Array.isArray(headers) && headers.some((h, i) => i % 2 === 0 && String(h).toLowerCase() === 'x-amzn-trace-id')) return
+    const origin = new URL(String(request.origin))
+    const sub = startCall(parent, origin.protocol, origin.hostname.replace(/^\[|\]$/g, ''), origin.port, request.method, request.path)
+    request.addHeader('X-Amzn-Trace-Id', outgoingHeader(sub))
+    fetchCalls.set(request, sub)
+  } catch { /* never fail the call */ }
+}
+
+function onFetchHeaders (message: unknown): void {
+  const { request, response } = message as { request: object, response: { statusCode: number, headers: Buffer[] } }
+  const sub = fetchCalls.get(request)
+  if (sub === undefined) return
+  let contentLength: string | undefined
+  const h = response.headers
+  for (let i = 0; i + 1 < h.length; i += 2) if (String(h[i]).toLowerCase() === 'content-length') contentLength = String(h[i + 1])
+  finishCall(sub, response.statusCode, contentLength)
+}
+
+function onFetchDone (message: unknown): void {
+  const { request } = message as { request: object }
+  const sub = fetchCalls.get(request)
+  if (sub === undefined) return
+  fetchCalls.delete(request)
+  if (!sub.isClosed) sub.close()
+}
+
+function onFetchError (message: unknown): void {
+  const { request, error } = message as { request: object, error: unknown }
+  const sub = fetchCalls.get(request)
+  if (sub === undefined) return
+  fetchCalls.delete(request)
+  sub.addError(error, true)
+  if (!sub.isClosed) sub.close()
+}

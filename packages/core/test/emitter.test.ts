@@ -1,0 +1,211 @@
+import { execFile } from 'node:child_process'
+import * as dgram from 'node:dgram'
+import * as path from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { TestDaemon } from '../../../test/helpers/daemon'
+import { checkDatagram } from '../../../test/helpers/wire-check'
+import { DAEMON_HEADER, MemoryEmitter, UdpEmitter } from '../src/emitter'
+import { Recorder } from '../src/recorder'
+import { ListLogger, expectValidDocuments, allEntities } from './support'
+
+/** A loopback port that nothing listens on: bound, then released. */
+async function deadPort (): Promise<number> {
+  const socket = dgram.createSocket('udp4')
+  await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve))
+  const { port } = socket.address() as AddressInfo
+  await new Promise<void>(resolve => socket.close(() => resolve()))
+  return port
+}
+
+describe('UdpEmitter through a daemon on loopback', () => {
+  let daemon: TestDaemon
+  beforeEach(async () => { daemon = await TestDaemon.start() })
+  afterEach(async () => { await daemon.close() })
+
+  it('sends the header line and one document per datagram', async () => {
+    const logger = new ListLogger()
+    const recorder = new Recorder({ daemonAddress: daemon.address, sampling: 'all', logger, streamingThreshold: 3 })
+    const segment = recorder.beginSegment('udp-test')
+    segment.putAnnotation('k', 'v').putMetadata('m', { deep: [1, 2, 3] })
+    for (let i = 0; i < 8; i++) {
+      recorder.beginSubsegment(`sub-${i}`).putAnnotation('i', i)
+      recorder.endSubsegment()
+    }
+    await recorder.captureAsync('failing', async () => { throw new Error('async failure') }).catch(() => {})
+    recorder.endSegment()
+    await recorder.flush()
+    await daemon.until(() => allEntities(daemon.documents).length >= 10)
+    await recorder.close()
+    // streamed subsegments arrived as documents of their own
+    expect(daemon.documents.filter(d => d.type === 'subsegment').length).toBeGreaterThan(0)
+    expect(daemon.segments.map(d => d.id)).toEqual([segment.id])
+    for (const d of daemon.datagrams) {
+      expect(d.header + '\n').toBe(DAEMON_HEADER)
+      expect(d.document).toBeDefined()
+      expect(checkDatagram(d.raw)).toEqual([])
+    }
+    const ids = allEntities(daemon.documents).map(e => e.id)
+    expect(new Set(ids).size).toBe(ids.length)
+    expect(ids).toHaveLength(1 + 8 + 1)
+    expectValidDocuments(daemon.documents)
+    expect(logger.at('error')).toEqual([])
+  })
+
+  it('every datagram of a large trace fits', async () => {
+    const recorder = new Recorder({ daemonAddress: daemon.address, sampling: 'all', logger: new ListLogger() })
+    recorder.beginSegment('large')
+    for (let i = 0; i < 40; i++) {
+      const sub = recorder.beginSubsegment(`s${i}`)
+      sub.putMetadata('payload', 'z'.repeat(5000))
+      recorder.endSubsegment()
+    }
+    recorder.endSegment()
+    await daemon.until(() => daemon.segments.length === 1)
+    await daemon.until(() => allEntities(daemon.documents).length === 41)
+    await recorder.close()
+    for (const d of daemon.datagrams) expect(checkDatagram(d.raw)).toEqual([])
+  })
+
+  it('counts what it sent', async () => {
+    const emitter = new UdpEmitter({ address: { host: '127.0.0.1', port: daemon.port }, logger: new ListLogger() })
+    for (let i = 0; i < 5; i++) emitter.send(JSON.stringify({ n: i }))
+    await emitter.flush()
+    await daemon.until(() => daemon.datagrams.length === 5)
+    expect(emitter.stats).toMatchObject({ sent: 5, dropped: 0 })
+    expect(emitter.stats.bytes).toBe(daemon.datagrams.reduce((n, d) => n + d.raw.length, 0))
+    await emitter.close()
+    emitter.send('{}')
+    expect(emitter.stats.dropped).toBe(1)
+  })
+})
+
+describe('UdpEmitter without a daemon', () => {
+  it('never throws, counts the drops and logs one line', async () => {
+    const port = await deadPort()
+    const logger = new ListLogger()
+    const emitter = new UdpEmitter({ address: { host: '127.0.0.1', port }, logger })
+    // ICMP "port unreachable" surfaces as ECONNREFUSED on a later send of the connected socket
+    for (let round = 0; round < 20 && emitter.stats.dropped === 0; round++) {
+      expect(() => emitter.send('{"n":1}')).not.toThrow()
+      await emitter.flush()
+      await new Promise(resolve => setImmediate(resolve))
+    }
+    for (let i = 0; i < 5; i++) { emitter.send('{"n":2}'); await emitter.flush() }
+    expect(emitter.stats.dropped).toBeGreaterThan(0)
+    expect([...logger.at('error'), ...logger.at('warn')]).toHaveLength(1)
+    await emitter.close()
+  })
+
+  it('a recorder keeps working when the daemon is absent', async () => {
+    const port = await deadPort()
+    const logger = new ListLogger()
+    const recorder = new Recorder({ daemonAddress: `127.0.0.1:${port}`, sampling: 'all', logger })
+    for (let i = 0; i < 10; i++) {
+      recorder.beginSegment('lonely')
+      recorder.endSegment()
+      await recorder.flush()
+      await new Promise(resolve => setImmediate(resolve))
+    }
+    await recorder.close()
+    expect(logger.at('error').length + logger.at('warn').length).toBeLessThanOrEqual(1)
+  })
+
+  it.each(['later', 'at once'])('a host that does not resolve (failing %s) is logged once and dropped', async (when) => {
+    // a socket whose lookup fails, so that no resolver is asked
+    const realDgram = require('node:dgram') as typeof dgram
+    const create = realDgram.createSocket
+    const spy = jest.spyOn(realDgram, 'createSocket').mockImplementation(((type: dgram.SocketType) => create({
+      type,
+      lookup: (hostname: string, _options: unknown, callback: (err: Error) => void) => {
+        const fail = (): void => callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }))
+        if (when === 'later') setImmediate(fail)
+        else fail()
+      }
+    } as dgram.SocketOptions)) as typeof create)
+    try {
+      await sendToUnresolvable()
+    } finally {
+      spy.mockRestore()
+    }
+  })
+})
+
+async function sendToUnresolvable (): Promise<void> {
+    const logger = new ListLogger()
+    const emitter = new UdpEmitter({ address: { host: 'daemon.example', port: 2000 }, logger })
+    emitter.send('{}')
+    emitter.send('{}')
+    // flush waits for the connection attempt, which fails on the lookup
+    await emitter.flush()
+    expect(emitter.stats).toMatchObject({ sent: 0, dropped: 2 })
+    emitter.send('{}') // within the retry delay: dropped at once
+    expect(emitter.stats.dropped).toBe(3)
+    expect(logger.lines.filter(l => l.level !== 'debug')).toHaveLength(1)
+    expect(logger.at('error')[0].msg).toMatch(/ENOTFOUND/)
+    await emitter.close()
+}
+
+describe('process lifetime', () => {
+  it('a process that traces exits by itself, after close() flushed everything', async () => {
+    const daemon = await TestDaemon.start()
+    try {
+      const dist = path.join(__dirname, '..', 'dist', 'index.js')
+      const script = `
+        const { Recorder } = require(${JSON.stringify(dist)})
+        const recorder = new Recorder({ daemonAddress: ${JSON.stringify(daemon.address)}, sampling: 'all' })
+        for (let i = 0; i < 20; i++) { recorder.beginSegment('child-' + i); recorder.endSegment() }
+        recorder.close().then(() => { process.stdout.write(String(process._getActiveHandles().length)) })
+      `
+      const started = Date.now()
+      const out = await new Promise<string>((resolve, reject) => {
+        execFile(process.execPath, ['-e', script], { timeout: 15000 }, (err, stdout) => err ? reject(err) : resolve(stdout))
+      })
+      expect(Date.now() - started).toBeLessThan(15000)
+      await daemon.until(() => daemon.segments.length === 20)
+      expect(daemon.segments.map(d => d.name).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `child-${i}`).sort())
+      // stdout and stderr pipes only: the UDP socket was released
+      expect(Number(out)).toBeLessThanOrEqual(2)
+    } finally {
+      await daemon.close()
+    }
+  })
+
+  it('an open socket does not keep the process alive', async () => {
+    const daemon = await TestDaemon.start()
+    try {
+      const dist = path.join(__dirname, '..', 'dist', 'index.js')
+      const script = `
+        const { Recorder } = require(${JSON.stringify(dist)})
+        const recorder = new Recorder({ daemonAddress: ${JSON.stringify(daemon.address)}, sampling: 'all' })
+        recorder.beginSegment('no-close'); recorder.endSegment()
+      `
+      await new Promise<void>((resolve, reject) => {
+        execFile(process.execPath, ['-e', script], { timeout: 15000 }, (err) => err ? reject(err) : resolve())
+      })
+    } finally {
+      await daemon.close()
+    }
+  })
+})
+
+describe('MemoryEmitter', () => {
+  it('keeps documents in order, parsed and raw, and separates segments', () => {
+    const emitter = new MemoryEmitter()
+    const recorder = new Recorder({ emitter, sampling: 'all', streamingThreshold: 0 })
+    recorder.beginSegment('mem')
+    recorder.beginSubsegment('streamed')
+    recorder.endSubsegment()
+    recorder.endSegment()
+    expect(emitter.documents.map(d => d.type ?? 'segment')).toEqual(['subsegment', 'segment'])
+    expect(emitter.segments()).toHaveLength(1)
+    expect(emitter.raw.map(r => JSON.parse(r))).toEqual(emitter.documents)
+    emitter.clear()
+    expect([emitter.documents, emitter.raw]).toEqual([[], []])
+  })
+
+  it('flush and close resolve at once', async () => {
+    const emitter = new MemoryEmitter()
+    await expect(emitter.flush()).resolves.toBeUndefined()
+    await expect(emitter.close()).resolves.toBeUndefined()
+  })
+})

@@ -1,0 +1,217 @@
+import { execFileSync } from 'node:child_process'
+import * as path from 'node:path'
+import { Recorder } from '../src/recorder'
+import { UdpEmitter, MemoryEmitter } from '../src/emitter'
+import { AsyncContext } from '../src/context'
+import { ErrorCodes, XrayOptionsError, XrayError } from '../src/errors'
+import { parseDaemonAddress } from '../src/options'
+import { ListLogger } from './support'
+
+const ENV_KEYS = ['AWS_XRAY_DAEMON_ADDRESS', 'AWS_XRAY_CONTEXT_MISSING', 'AWS_XRAY_LOG_LEVEL', 'AWS_XRAY_DEBUG_MODE', 'AWS_XRAY_TRACING_NAME']
+const saved: Record<string, string | undefined> = {}
+beforeEach(() => { for (const k of ENV_KEYS) { saved[k] = process.env[k]; delete process.env[k] } })
+afterEach(() => {
+  for (const k of ENV_KEYS) {
+    if (saved[k] === undefined) delete process.env[k]
+    else process.env[k] = saved[k]
+  }
+})
+
+function optionsError (fn: () => unknown): XrayOptionsError {
+  try {
+    fn()
+  } catch (err) {
+    expect(err).toBeInstanceOf(XrayOptionsError)
+    expect(err).toBeInstanceOf(XrayError)
+    return err as XrayOptionsError
+  }
+  throw new Error('expected an XrayOptionsError')
+}
+
+describe('configure validation', () => {
+  it.each([
+    ['service', '', ErrorCodes.OPT_SERVICE],
+    ['service', 42, ErrorCodes.OPT_SERVICE],
+    ['serviceVersion', '', ErrorCodes.OPT_SERVICE_VERSION],
+    ['origin', 7, ErrorCodes.OPT_ORIGIN],
+    ['context', {}, ErrorCodes.OPT_CONTEXT],
+    ['context', 'async', ErrorCodes.OPT_CONTEXT],
+    ['daemonAddress', 2000, ErrorCodes.OPT_DAEMON_ADDRESS],
+    ['daemonAddress', 'localhost', ErrorCodes.OPT_DAEMON_ADDRESS],
+    ['emitter', {}, ErrorCodes.OPT_EMITTER],
+    ['emitter', 'udp', ErrorCodes.OPT_EMITTER],
+    ['sampling', 5, ErrorCodes.OPT_SAMPLING],
+    ['sampling', [], ErrorCodes.OPT_SAMPLING],
+    ['contextMissing', 'THROW', ErrorCodes.OPT_CONTEXT_MISSING],
+    ['contextMissing', 1, ErrorCodes.OPT_CONTEXT_MISSING],
+    ['streamingThreshold', -1, ErrorCodes.OPT_STREAMING_THRESHOLD],
+    ['streamingThreshold', 1.5, ErrorCodes.OPT_STREAMING_THRESHOLD],
+    ['streamingThreshold', '10', ErrorCodes.OPT_STREAMING_THRESHOLD],
+    ['maxStackFrames', -3, ErrorCodes.OPT_MAX_STACK_FRAMES],
+    ['maxStackFrames', NaN, ErrorCodes.OPT_MAX_STACK_FRAMES],
+    ['logger', { info () {} }, ErrorCodes.OPT_LOGGER],
+    ['logger', 'console', ErrorCodes.OPT_LOGGER],
+    ['logLevel', 'verbose', ErrorCodes.OPT_LOG_LEVEL]
+  ])('%s = %p throws %s naming the option', (option, value, code) => {
+    const err = optionsError(() => new Recorder().configure({ [option]: value } as any))
+    expect(err.code).toBe(code)
+    expect(err.message).toContain(option)
+  })
+
+  it('refuses unknown options, naming them', () => {
+    const err = optionsError(() => new Recorder({ streamThreshold: 5 } as any))
+    expect(err.code).toBe(ErrorCodes.OPTIONS)
+    expect(err.message).toContain('streamThreshold')
+  })
+
+  it('refuses options that are not an object', () => {
+    expect(optionsError(() => new Recorder().configure('all' as any)).code).toBe(ErrorCodes.OPTIONS)
+  })
+
+  it('a failed configure leaves the previous configuration in place', () => {
+    const emitter = new MemoryEmitter()
+    const recorder = new Recorder({ emitter, service: 'first' })
+    optionsError(() => recorder.configure({ service: '' }))
+    expect(recorder.emitter).toBe(emitter)
+    expect(recorder.options.service).toBe('first')
+  })
+
+  it('accepts every documented option', () => {
+    const recorder = new Recorder({
+      service: 'svc',
+      serviceVersion: '1.0.0',
+      origin: 'AWS::EC2::Instance',
+      context: new AsyncContext(),
+      daemonAddress: '127.0.0.1:2000',
+      emitter: new MemoryEmitter(),
+      sampling: 'all',
+      contextMissing: () => {},
+      streamingThreshold: 0,
+      maxStackFrames: 0,
+      logger: new ListLogger(),
+      logLevel: 'silent'
+    })
+    expect(recorder.options.streamingThreshold).toBe(0)
+    expect(recorder.options.maxStackFrames).toBe(0)
+  })
+
+  it('uses the documented defaults', () => {
+    const opts = new Recorder().options
+    expect(opts.udp).toEqual({ host: '127.0.0.1', port: 2000 })
+    expect(opts.contextMissing).toBe('LOG_ERROR')
+    expect(opts.streamingThreshold).toBe(100)
+    expect(opts.context).toBeInstanceOf(AsyncContext)
+  })
+})
+
+describe('daemon address', () => {
+  it.each([
+    ['127.0.0.1:2000', { host: '127.0.0.1', port: 2000 }, { host: '127.0.0.1', port: 2000 }],
+    ['xray-daemon:2100', { host: 'xray-daemon', port: 2100 }, { host: 'xray-daemon', port: 2100 }],
+    ['tcp:127.0.0.1:2000 udp:127.0.0.2:2001', { host: '127.0.0.2', port: 2001 }, { host: '127.0.0.1', port: 2000 }],
+    ['udp:127.0.0.2:2001 tcp:127.0.0.1:2000', { host: '127.0.0.2', port: 2001 }, { host: '127.0.0.1', port: 2000 }],
+    ['  UDP:10.0.0.1:3000   TCP:10.0.0.2:3001 ', { host: '10.0.0.1', port: 3000 }, { host: '10.0.0.2', port: 3001 }],
+    ['[::1]:2000', { host: '::1', port: 2000 }, { host: '::1', port: 2000 }],
+    ['udp:[::1]:2000 tcp:127.0.0.1:2000', { host: '::1', port: 2000 }, { host: '127.0.0.1', port: 2000 }]
+  ])('parses %p', (text, udp, tcp) => {
+    expect(parseDaemonAddress(text)).toEqual({ udp, tcp })
+  })
+
+  it.each([
+    '127.0.0.1', ':2000', '127.0.0.1:', '127.0.0.1:0', '127.0.0.1:65536', '127.0.0.1:20a0',
+    'udp:127.0.0.1:2000', 'tcp:127.0.0.1:2000', 'udp:127.0.0.1:2000 udp:127.0.0.1:2001',
+    'udp:127.0.0.1:2000 127.0.0.1:2001', '::1:2000', 'http://127.0.0.1:2000', 'a:1 b:2 c:3'
+  ])('refuses %p with a coded error', (text) => {
+    const err = optionsError(() => parseDaemonAddress(text))
+    expect(err.code).toBe(ErrorCodes.OPT_DAEMON_ADDRESS)
+    expect(err.message).toContain(JSON.stringify(text))
+  })
+
+  it('reads AWS_XRAY_DAEMON_ADDRESS when configured, not before', () => {
+    const recorder = new Recorder()
+    process.env.AWS_XRAY_DAEMON_ADDRESS = 'tcp:127.0.0.1:3000 udp:127.0.0.1:3001'
+    const emitter = recorder.emitter as UdpEmitter
+    expect(emitter).toBeInstanceOf(UdpEmitter)
+    expect(emitter.address).toEqual({ host: '127.0.0.1', port: 3001 })
+    expect(recorder.options.tcp).toEqual({ host: '127.0.0.1', port: 3000 })
+  })
+
+  it('names AWS_XRAY_DAEMON_ADDRESS when it is malformed', () => {
+    process.env.AWS_XRAY_DAEMON_ADDRESS = 'nonsense'
+    const err = optionsError(() => new Recorder().configure({}))
+    expect(err.code).toBe(ErrorCodes.OPT_DAEMON_ADDRESS)
+    expect(err.message).toContain('AWS_XRAY_DAEMON_ADDRESS')
+  })
+
+  it('an explicit daemonAddress wins over the environment', () => {
+    process.env.AWS_XRAY_DAEMON_ADDRESS = 'nonsense'
+    const recorder = new Recorder({ daemonAddress: '[::1]:2500' })
+    expect((recorder.emitter as UdpEmitter).address).toEqual({ host: '::1', port: 2500 })
+  })
+})
+
+describe('environment variables', () => {
+  it('AWS_XRAY_CONTEXT_MISSING sets the default strategy; the option wins', () => {
+    process.env.AWS_XRAY_CONTEXT_MISSING = 'IGNORE_ERROR'
+    expect(new Recorder().options.contextMissing).toBe('IGNORE_ERROR')
+    expect(new Recorder({ contextMissing: 'RUNTIME_ERROR' }).options.contextMissing).toBe('RUNTIME_ERROR')
+  })
+
+  it('a malformed AWS_XRAY_CONTEXT_MISSING is a coded error naming it', () => {
+    process.env.AWS_XRAY_CONTEXT_MISSING = 'EXPLODE'
+    const err = optionsError(() => new Recorder().configure())
+    expect(err.code).toBe(ErrorCodes.OPT_CONTEXT_MISSING)
+    expect(err.message).toContain('AWS_XRAY_CONTEXT_MISSING')
+  })
+
+  function printedLevels (recorder: Recorder): string[] {
+    const spy = jest.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      const log = recorder.options.logger
+      log.debug({}, 'd'); log.info({}, 'i'); log.warn({}, 'w'); log.error({}, 'e')
+      return spy.mock.calls.map(c => String(c[0]).replace(/^\[xraykit\] (\w+):.*$/, '$1'))
+    } finally {
+      spy.mockRestore()
+    }
+  }
+
+  it('the default logger prints errors only', () => {
+    expect(printedLevels(new Recorder())).toEqual(['error'])
+  })
+
+  it('AWS_XRAY_LOG_LEVEL sets the level of the default logger', () => {
+    process.env.AWS_XRAY_LOG_LEVEL = 'WARN'
+    expect(printedLevels(new Recorder())).toEqual(['warn', 'error'])
+    process.env.AWS_XRAY_LOG_LEVEL = 'silent'
+    expect(printedLevels(new Recorder())).toEqual([])
+  })
+
+  it('AWS_XRAY_DEBUG_MODE turns on debug logging', () => {
+    process.env.AWS_XRAY_DEBUG_MODE = 'TRUE'
+    expect(printedLevels(new Recorder())).toEqual(['debug', 'info', 'warn', 'error'])
+  })
+
+  it('an explicit logLevel wins over the environment', () => {
+    process.env.AWS_XRAY_DEBUG_MODE = '1'
+    process.env.AWS_XRAY_LOG_LEVEL = 'debug'
+    expect(printedLevels(new Recorder({ logLevel: 'error' }))).toEqual(['error'])
+  })
+})
+
+describe('import', () => {
+  const dist = path.join(__dirname, '..', 'dist', 'index.js')
+
+  it('opens no handle and reads no AWS_XRAY_* variable when the package is loaded', () => {
+    const script = `
+      const reads = []
+      const env = process.env
+      process.env = new Proxy(env, { get (t, k) { if (typeof k === 'string' && k.startsWith('AWS_XRAY')) reads.push(k); return t[k] } })
+      const before = process._getActiveHandles().length
+      const core = require(${JSON.stringify(dist)})
+      const after = process._getActiveHandles().length
+      process.stdout.write(JSON.stringify({ before, after, reads, exports: typeof core.xrayRecorder.beginSegment }))
+    `
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:2999' } }))
+    expect(out).toEqual({ before: out.before, after: out.before, reads: [], exports: 'function' })
+  })
+})
