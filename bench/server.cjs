@@ -28,13 +28,15 @@ const als = variant === 'als' ? new (require('node:async_hooks').AsyncLocalStora
 let xray = null
 if (variant === 'xraykit') {
   xray = require('@xraykit/core')
-  xray.xrayRecorder.configure({ service: 'bench', sampling: sampling === 'all' || sampling === 'none' ? sampling : undefined })
+  const discard = process.env.BENCH_DISCARD === '1' ? { send () {}, flush: async () => {}, close: async () => {} } : undefined
+  xray.xrayRecorder.configure({ service: 'bench', sampling: sampling === 'all' || sampling === 'none' ? sampling : undefined, emitter: discard })
 }
 
 // The custom subsegment around the async hop, in each variant's own API.
 async function work (scoped) {
   switch (variant) {
     case 'xraykit': {
+      if (process.env.BENCH_NOSUB === '1') { await hop(); return }
       scoped.beginSubsegment('work')
       await hop()
       scoped.endSubsegment()
@@ -117,7 +119,7 @@ Promise.resolve(build()(server => {
 process.on('message', msg => {
   if (msg === 'stats') {
     const cpu = process.cpuUsage()
-    process.send({ stats: { cpu: cpu.user + cpu.system, rss: process.memoryUsage().rss } })
+    process.send({ stats: { cpu: cpu.user + cpu.system, user: cpu.user, system: cpu.system, rss: process.memoryUsage().rss } })
   }
 })
 process.on('disconnect', () => process.exit(0))

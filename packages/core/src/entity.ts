@@ -48,6 +48,12 @@ export function sanitizeName (name: unknown): string {
 
 /** @internal Safe JSON for any value: cycles, BigInt, throwing getters and toJSON never throw. */
 export function safeJson (value: unknown): string {
+  // primitives skip the replacer, which takes JSON.stringify off its fast path
+  switch (typeof value) {
+    case 'string': return JSON.stringify(value)
+    case 'boolean': return value ? 'true' : 'false'
+    case 'number': return Number.isFinite(value) ? String(value) : 'null'
+  }
   try {
     const out = JSON.stringify(value, bigintReplacer)
     return out === undefined ? 'null' : out

@@ -74,7 +74,7 @@ function currentParent (): Entity | undefined {
 /** @internal `X-Amzn-Trace-Id` for a call made by `sub`, with the fields that arrived with the trace. */
 export function outgoingHeader (sub: Subsegment): string {
   let header = 'Root=' + sub.root.traceId + ';Parent=' + sub.id + ';Sampled=1'
-  for (const [key, value] of (sub.root as { incomingExtra?: Array<[string, string]> }).incomingExtra ?? []) header += ';' + key + '=' + value
+  for (const [key, value] of sub.root.incomingExtra) header += ';' + key + '=' + value
   return header
 }
 

@@ -6,6 +6,7 @@ import type { Logger, LogLevel } from './logger'
 import { consoleLogger, isLogLevel } from './logger'
 import type { Sampler, SamplingRulesDocument } from './sampling'
 import { LocalSampler, sampleAll, sampleNone } from './sampling'
+import { CentralizedSampler } from './centralized-sampling'
 
 /** What to do when code asks for the current segment and there is none. */
 export type ContextMissingStrategy = 'LOG_ERROR' | 'RUNTIME_ERROR' | 'IGNORE_ERROR' | ((message: string) => void)
@@ -25,10 +26,12 @@ export interface XrayOptions {
   /** Where documents go. Default: a {@link UdpEmitter} to `daemonAddress`. */
   emitter?: Emitter
   /**
-   * Which requests are traced: `'all'`, `'none'`, a local rules document, the path of a
-   * rules file, or a {@link Sampler}. Default: 1 request per second, then 5%.
+   * Which requests are traced: `'all'`, `'none'`, `'centralized'` (rules from the X-Ray
+   * service through the daemon, local default rules as the fallback), a local rules
+   * document, the path of a rules file, or a {@link Sampler} such as a
+   * `CentralizedSampler` with your own fallback. Default: 1 request per second, then 5%.
    */
-  sampling?: 'all' | 'none' | SamplingRulesDocument | string | Sampler
+  sampling?: 'all' | 'none' | 'centralized' | SamplingRulesDocument | string | Sampler
   /** Default `AWS_XRAY_CONTEXT_MISSING`, else `'LOG_ERROR'`. */
   contextMissing?: ContextMissingStrategy
   /** Subsegments held per segment before finished ones are streamed on their own. Default 100. */
@@ -102,6 +105,14 @@ export function parseDaemonAddress (text: string, source = 'daemonAddress'): { u
   return { udp, tcp }
 }
 
+let defaultContext: AsyncContext | null = null
+// Recorders share one default context, so code that calls `xrayRecorder` inside a request
+// traced by another recorder still finds the request's segment (each entity reports to
+// the recorder that opened its segment).
+function sharedContext (): AsyncContext {
+  return defaultContext ??= new AsyncContext()
+}
+
 function isSampler (v: unknown): v is Sampler {
   return typeof v === 'object' && v !== null && typeof (v as Sampler).shouldSample === 'function'
 }
@@ -110,10 +121,11 @@ function resolveSampler (v: XrayOptions['sampling']): Sampler {
   if (v === undefined) return new LocalSampler()
   if (v === 'all') return sampleAll
   if (v === 'none') return sampleNone
+  if (v === 'centralized') return new CentralizedSampler()
   if (typeof v === 'string') return LocalSampler.fromFile(v)
   if (isSampler(v)) return v
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) return new LocalSampler(v)
-  return fail(ErrorCodes.OPT_SAMPLING, `sampling must be 'all', 'none', a rules document, a rules file path or a Sampler, got ${describe(v)}`)
+  return fail(ErrorCodes.OPT_SAMPLING, `sampling must be 'all', 'none', 'centralized', a rules document, a rules file path or a Sampler, got ${describe(v)}`)
 }
 
 function optionalString (v: unknown, code: typeof ErrorCodes[keyof typeof ErrorCodes], name: string): string | null {
@@ -158,7 +170,7 @@ export function normalizeOptions (input: XrayOptions = {}, env: NodeJS.ProcessEn
   const maxStackFrames = input.maxStackFrames ?? 50
   if (!Number.isInteger(maxStackFrames) || maxStackFrames < 0) fail(ErrorCodes.OPT_MAX_STACK_FRAMES, `maxStackFrames must be a non-negative integer, got ${describe(maxStackFrames)}`)
 
-  const context = input.context ?? new AsyncContext()
+  const context = input.context ?? sharedContext()
   if (typeof context !== 'object' || context === null || typeof context.get !== 'function' || typeof context.run !== 'function' || typeof context.enterWith !== 'function') {
     fail(ErrorCodes.OPT_CONTEXT, `context must have get, run and enterWith methods, got ${describe(input.context)}`)
   }

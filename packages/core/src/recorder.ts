@@ -12,6 +12,7 @@ import type { DocumentStatics } from './serialize'
 import { serializeSegment, serializeSubsegment } from './serialize'
 import { NoopSubsegment, Subsegment } from './subsegment'
 import { TraceHeader } from './trace-header'
+import { CentralizedSampler } from './centralized-sampling'
 import { truncateChars } from './text'
 
 /** @internal The version written to `aws.xray.sdk_version`. */
@@ -54,6 +55,7 @@ function countTree (e: Entity): number {
  */
 export class Recorder implements SegmentSink {
   private resolved: ResolvedOptions | null = null
+  private given: XrayOptions = {}
   private ownEmitter: Emitter | null = null
   private log: OnceLogger | null = null
   /** @internal */
@@ -71,7 +73,10 @@ export class Recorder implements SegmentSink {
    * (and environment variables) again.
    */
   configure (options: XrayOptions = {}): this {
-    const resolved = normalizeOptions(options)
+    // options given earlier stay unless named again (`undefined` resets one to its default)
+    const merged = { ...this.given, ...options }
+    const resolved = normalizeOptions(merged)
+    this.given = merged
     const old = this.ownEmitter
     this.ownEmitter = null
     if (old !== null) void old.close()
@@ -85,7 +90,9 @@ export class Recorder implements SegmentSink {
   }
 
   private apply (resolved: ResolvedOptions): ResolvedOptions {
+    if (this.resolved !== null && this.resolved.sampler !== resolved.sampler && this.resolved.sampler instanceof CentralizedSampler) this.resolved.sampler.stop()
     this.resolved = resolved
+    if (resolved.sampler instanceof CentralizedSampler) resolved.sampler.attach(resolved.tcp, resolved.logger, resolved.origin)
     this.log = new OnceLogger(resolved.logger)
     this.workingDirectory = process.cwd()
     let xray = '"sdk":' + JSON.stringify(SDK_NAME) + ',"sdk_version":' + JSON.stringify(SDK_VERSION)
@@ -130,8 +137,11 @@ export class Recorder implements SegmentSink {
     const opts = this.options
     const header = traceHeader instanceof TraceHeader ? traceHeader : TraceHeader.parse(traceHeader)
     const segmentName = name ?? opts.service ?? 'unknown-service'
-    const sampled = header.sampled === '1' || (header.sampled !== '0' && opts.sampler.shouldSample(undefined, undefined, undefined, segmentName).sampled)
+    const decision = header.sampled === '1' || header.sampled === '0' ? null : opts.sampler.shouldSample(undefined, undefined, undefined, segmentName)
+    const sampled = decision === null ? header.sampled === '1' : decision.sampled
     const segment = new Segment(segmentName, this, header.root, header.parent, sampled)
+    if (decision !== null) segment.ruleName = decision.ruleName
+    if (header.extra.length > 0) segment.incomingExtra = header.extra
     opts.context.enterWith(segment)
     return segment
   }
@@ -232,6 +242,7 @@ export class Recorder implements SegmentSink {
   /** Flushes what is in flight and releases the socket; the process can then exit. */
   async close (): Promise<void> {
     if (this.resolved === null) return
+    if (this.resolved.sampler instanceof CentralizedSampler) this.resolved.sampler.stop()
     const emitter = this.resolved.emitter ?? this.ownEmitter
     this.ownEmitter = null
     if (emitter === null) return

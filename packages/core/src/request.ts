@@ -148,6 +148,7 @@ export class RequestTracer {
 
     const segment = new Segment(name, this.recorder, root, header === null ? null : header.parent)
     segment.ruleName = ruleName
+    if (header !== null && header.extra.length > 0) segment.incomingExtra = header.extra
     const forwarded = headers['x-forwarded-for']
     const proto = headers['x-forwarded-proto']
     const scheme = typeof proto === 'string' ? proto.split(',')[0].trim() : (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http'
@@ -162,7 +163,9 @@ export class RequestTracer {
       request.client_ip = clip((comma < 0 ? forwarded : forwarded.slice(0, comma)).trim())
       request.x_forwarded_for = true
     } else {
-      request.client_ip = req.socket?.remoteAddress ?? ''
+      const address = req.socket?.remoteAddress ?? ''
+      // an IPv4 client of a dual-stack server shows as ::ffff:a.b.c.d
+      request.client_ip = address.startsWith('::ffff:') && address.indexOf('.') > 0 ? address.slice(7) : address
     }
     segment.http = { request }
     const state = new RequestState(this.recorder, segment, this)
@@ -237,6 +240,13 @@ function sentContentLength (res: ServerResponse): number | null {
   if (fromHeader !== null) return fromHeader
   const sent = (res as { _header?: unknown })._header
   if (typeof sent !== 'string') return null
+  // the usual spellings first: a plain search is much cheaper than the regex
+  let at = sent.indexOf('\r\ncontent-length:')
+  if (at < 0) at = sent.indexOf('\r\nContent-Length:')
+  if (at >= 0) {
+    const end = sent.indexOf('\r\n', at + 17)
+    return contentLength(sent.slice(at + 17, end < 0 ? undefined : end).trim())
+  }
   const m = SENT_CONTENT_LENGTH.exec(sent)
   return m === null ? null : Number(m[1])
 }

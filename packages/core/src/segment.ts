@@ -5,6 +5,8 @@ import type { DocumentStatics } from './serialize'
 import { serializeSegment } from './serialize'
 import type { Subsegment } from './subsegment'
 
+const NO_EXTRA: Array<[string, string]> = []
+
 /** @internal What a segment reports to: its recorder. */
 export interface SegmentSink {
   readonly maxStackFrames: number
@@ -29,6 +31,8 @@ export class Segment extends Entity {
   user: string | null = null
   /** @internal The sampling rule that sampled this segment, if a rule did. */
   ruleName: string | null = null
+  /** @internal Fields such as `Lineage` that arrived with the trace header, passed on to downstream calls. */
+  incomingExtra: Array<[string, string]> = NO_EXTRA
   /** @internal Annotations in the whole tree (X-Ray indexes 50 per trace). */
   annotationCount = 0
   /** @internal Subsegments in the tree that have not been sent yet. */
