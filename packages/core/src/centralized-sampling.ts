@@ -40,9 +40,9 @@ class CentralRule {
   // the quota assigned by GetSamplingTargets, valid until quotaExpires (epoch ms)
   quota: number | null = null
   quotaExpires = 0
-  private second = -1
-  private used = 0
-  private borrowed = -1
+  second = -1
+  used = 0
+  borrowed = -1
   requests = 0
   sampled = 0
   borrows = 0
@@ -91,17 +91,29 @@ class CentralRule {
     this.borrows = 0
     return doc
   }
+
+  /** Takes over the reservoir and the unreported statistics of the same rule from an earlier fetch. */
+  inherit (old: CentralRule): void {
+    this.quota = old.quota
+    this.quotaExpires = old.quotaExpires
+    this.second = old.second
+    this.used = old.used
+    this.borrowed = old.borrowed
+    this.requests = old.requests
+    this.sampled = old.sampled
+    this.borrows = old.borrows
+  }
 }
 
 function isRuleUsable (rule: unknown): rule is Record<string, unknown> {
   if (rule === null || typeof rule !== 'object') return false
   const r = rule as Record<string, unknown>
   const strings = ['RuleName', 'Host', 'HTTPMethod', 'URLPath', 'ServiceName', 'ServiceType', 'ResourceARN']
-  if (!strings.every(k => typeof r[k] === 'string')) return false
+  if (!strings.every(k => typeof r[k] === 'string') || r.RuleName === '') return false
   if (typeof r.Priority !== 'number' || typeof r.FixedRate !== 'number' || !(r.FixedRate >= 0 && r.FixedRate <= 1)) return false
   if (typeof r.ReservoirSize !== 'number' || r.ReservoirSize < 0) return false
   // as the official SDKs do: only version 1 rules for any resource, without attributes
-  if (r.Version !== undefined && r.Version !== 1) return false
+  if (r.Version !== 1) return false
   if (r.ResourceARN !== '*') return false
   const attributes = r.Attributes
   return attributes === undefined || attributes === null || (typeof attributes === 'object' && Object.keys(attributes).length === 0)
@@ -119,7 +131,9 @@ function isRuleUsable (rule: unknown): rule is Record<string, unknown> {
  * ```
  */
 export class CentralizedSampler implements Sampler {
+  private readonly givenAddress: SocketAddress | null
   private address: SocketAddress | null
+  private readonly givenLogger: boolean
   private readonly fallback: Sampler
   private log: OnceLogger
   private readonly rulesInterval: number
@@ -131,11 +145,13 @@ export class CentralizedSampler implements Sampler {
   private rulesTimer: NodeJS.Timeout | null = null
   private targetsTimer: NodeJS.Timeout | null = null
   private started = false
+  private readonly inFlight = new Set<http.ClientRequest>()
   private stopped = false
   private serviceType: string | undefined = undefined
 
   constructor (options: CentralizedSamplerOptions = {}) {
-    this.address = options.address ?? null
+    this.givenAddress = this.address = options.address ?? null
+    this.givenLogger = options.logger !== undefined
     const fallback = options.fallback
     this.fallback = fallback === undefined ? new LocalSampler() : typeof (fallback as Sampler).shouldSample === 'function' ? fallback as Sampler : new LocalSampler(fallback as SamplingRulesDocument)
     this.log = new OnceLogger(options.logger ?? consoleLogger('error'))
@@ -146,8 +162,9 @@ export class CentralizedSampler implements Sampler {
 
   /** @internal The recorder hands over its daemon address, logger and origin. */
   attach (address: SocketAddress, logger: Logger, origin: string | null): void {
-    this.address ??= address
-    this.log = new OnceLogger(logger)
+    // what was given to the constructor wins over the recorder's settings
+    this.address = this.givenAddress ?? address
+    if (!this.givenLogger && this.log.log !== logger) this.log = new OnceLogger(logger)
     this.serviceType = origin ?? undefined
   }
 
@@ -175,10 +192,13 @@ export class CentralizedSampler implements Sampler {
     if (this.rulesTimer !== null) clearTimeout(this.rulesTimer)
     if (this.targetsTimer !== null) clearTimeout(this.targetsTimer)
     this.rulesTimer = this.targetsTimer = null
+    for (const req of this.inFlight) req.destroy()
+    this.inFlight.clear()
   }
 
   /** Fetches the rules now. Resolves `true` when rules were applied. */
   async refreshRules (): Promise<boolean> {
+    if (this.stopped) return false
     if (this.rulesTimer !== null) clearTimeout(this.rulesTimer)
     this.rulesTimer = null
     let applied = false
@@ -200,16 +220,18 @@ export class CentralizedSampler implements Sampler {
         .map(raw => {
           const rule = new CentralRule(raw)
           const old = previous.get(rule.name)
-          if (old !== undefined) { rule.quota = old.quota; rule.quotaExpires = old.quotaExpires }
+          if (old !== undefined) rule.inherit(old)
           return rule
         })
         .sort((a, b) => a.priority - b.priority || (a.name < b.name ? -1 : 1))
       this.rulesFetchedAt = Date.now()
       applied = true
     } catch (err) {
-      this.log.warn('sampling-rules', { err: (err as Error).message }, 'cannot fetch sampling rules from the X-Ray daemon; local rules decide until it answers. Later failures are not logged')
+      if (!this.stopped) this.log.warn('sampling-rules', { err: (err as Error).message }, 'cannot fetch sampling rules from the X-Ray daemon; local rules decide until it answers. Later failures are not logged')
     }
     if (!this.stopped) {
+      // two refreshes may overlap (the timer's and one asked for by GetSamplingTargets): keep one timer
+      if (this.rulesTimer !== null) clearTimeout(this.rulesTimer)
       this.rulesTimer = setTimeout(() => { void this.refreshRules() }, this.rulesInterval + Math.random() * 5000)
       this.rulesTimer.unref()
     }
@@ -218,7 +240,7 @@ export class CentralizedSampler implements Sampler {
 
   /** Reports statistics and applies the targets now. Resolves `true` when targets were applied. */
   async refreshTargets (): Promise<boolean> {
-    if (this.rules.length === 0) return false
+    if (this.rules.length === 0 || this.stopped) return false
     const timestamp = Math.floor(Date.now() / 1000)
     const statistics = this.rules.slice(0, 25).map(r => r.takeStatistics(this.clientId, timestamp))
     try {
@@ -238,7 +260,7 @@ export class CentralizedSampler implements Sampler {
       if (body.LastRuleModification * 1000 > this.rulesFetchedAt) void this.refreshRules()
       return true
     } catch (err) {
-      this.log.warn('sampling-targets', { err: (err as Error).message }, 'cannot fetch sampling targets from the X-Ray daemon; later failures are not logged')
+      if (!this.stopped) this.log.warn('sampling-targets', { err: (err as Error).message }, 'cannot fetch sampling targets from the X-Ray daemon; later failures are not logged')
       return false
     }
   }
@@ -277,6 +299,9 @@ export class CentralizedSampler implements Sampler {
         res.on('error', reject)
       })
       req.on('timeout', () => req.destroy(new Error(`${path}: no answer within ${this.timeout} ms`)))
+      this.inFlight.add(req)
+      // settles the promise when stop() destroys the request before any answer
+      req.on('close', () => { this.inFlight.delete(req); reject(new Error(`${path}: the connection closed`)) })
       req.on('error', reject)
       req.end(body)
     })

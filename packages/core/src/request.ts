@@ -20,6 +20,38 @@ export interface RequestTracingOptions {
   ignore?: Array<string | RegExp> | ((path: string) => boolean)
   /** Also record the matched route template as the annotation `route` (it is always in metadata `http.route`). */
   annotateRoute?: boolean
+  /**
+   * More query parameter names whose values are replaced by `REDACTED` in `http.request.url`
+   * (case-insensitive), on top of the built-in list of credential-like names (`token`,
+   * `access_token`, `password`, `signature`, `X-Amz-Signature`, `X-Amz-Credential`, `key`, ...).
+   */
+  redactQueryParams?: string[]
+}
+
+/** Query parameters whose values never reach a segment document. */
+export const REDACTED_QUERY_PARAMS: readonly string[] = Object.freeze([
+  'token', 'access_token', 'id_token', 'refresh_token', 'auth', 'authorization', 'password', 'passwd', 'pwd',
+  'secret', 'client_secret', 'api_key', 'apikey', 'key', 'signature', 'sig', 'code', 'session', 'sessionid',
+  'x-amz-signature', 'x-amz-credential', 'x-amz-security-token'
+])
+
+/** @internal Replaces the values of sensitive query parameters; the rest of the URL is kept. */
+export function redactQuery (url: string, names: ReadonlySet<string>): string {
+  const q = url.indexOf('?')
+  if (q < 0) return url
+  const hash = url.indexOf('#', q)
+  const query = hash < 0 ? url.slice(q + 1) : url.slice(q + 1, hash)
+  let changed = false
+  const parts = query.split('&').map(part => {
+    const eq = part.indexOf('=')
+    const raw = eq < 0 ? part : part.slice(0, eq)
+    let name: string
+    try { name = decodeURIComponent(raw.replace(/\+/g, ' ')) } catch { name = raw }
+    if (eq < 0 || !names.has(name.toLowerCase())) return part
+    changed = true
+    return raw + '=REDACTED'
+  })
+  return changed ? url.slice(0, q + 1) + parts.join('&') + (hash < 0 ? '' : url.slice(hash)) : url
 }
 
 const MAX_FIELD = 250
@@ -85,6 +117,7 @@ export class RequestTracer {
   private readonly fixedName: string | null
   private readonly ignorePath: ((path: string) => boolean) | null
   private readonly annotateRoute: boolean
+  private readonly redacted: ReadonlySet<string>
   private lastHost = ''
   private lastHostName = ''
 
@@ -103,6 +136,11 @@ export class RequestTracer {
     this.fixedName = name === undefined ? null : sanitizeName(name)
     this.ignorePath = compileIgnore(options.ignore)
     this.annotateRoute = options.annotateRoute === true
+    const extra = options.redactQueryParams ?? []
+    if (!Array.isArray(extra) || !extra.every(n => typeof n === 'string')) {
+      throw new XrayOptionsError(ErrorCodes.OPTIONS, 'redactQueryParams must be an array of query parameter names')
+    }
+    this.redacted = new Set([...REDACTED_QUERY_PARAMS, ...extra].map(n => n.toLowerCase()))
   }
 
   /**
@@ -154,7 +192,7 @@ export class RequestTracer {
     const scheme = typeof proto === 'string' ? proto.split(',')[0].trim() : (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http'
     const request: NonNullable<NonNullable<Segment['http']>['request']> = {
       method: req.method,
-      url: clip(scheme + '://' + (host ?? 'localhost') + url),
+      url: clip(scheme + '://' + (host ?? 'localhost') + (q < 0 ? url : redactQuery(url, this.redacted))),
       user_agent: clip(headers['user-agent'] ?? ''),
       client_ip: ''
     }
