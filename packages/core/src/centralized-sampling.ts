@@ -277,6 +277,7 @@ export class CentralizedSampler implements Sampler {
     const address = this.address ?? { host: '127.0.0.1', port: 2000 }
     const body = JSON.stringify(payload)
     return new Promise((resolve, reject) => {
+      let answered = false
       const req = http.request({
         host: address.host,
         port: address.port,
@@ -285,6 +286,7 @@ export class CentralizedSampler implements Sampler {
         headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
         timeout: this.timeout
       }, (res) => {
+        answered = true
         const chunks: Buffer[] = []
         let size = 0
         res.on('data', (chunk: Buffer) => {
@@ -297,11 +299,13 @@ export class CentralizedSampler implements Sampler {
           try { resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))) } catch { reject(new Error(`${path}: the response is not JSON`)) }
         })
         res.on('error', reject)
+        // after 'end' this is a no-op; before it, the answer was cut off
+        res.on('close', () => reject(new Error(`${path}: the answer was cut off`)))
       })
       req.on('timeout', () => req.destroy(new Error(`${path}: no answer within ${this.timeout} ms`)))
       this.inFlight.add(req)
       // settles the promise when stop() destroys the request before any answer
-      req.on('close', () => { this.inFlight.delete(req); reject(new Error(`${path}: the connection closed`)) })
+      req.on('close', () => { this.inFlight.delete(req); if (!answered) reject(new Error(`${path}: the connection closed`)) })
       req.on('error', reject)
       req.end(body)
     })

@@ -126,9 +126,22 @@ function wrap (original: RequestFn, defaultProtocol: string): Function {
       return (original as Function).apply(this, args)
     }
     const req = (original as Function).apply(this, args) as http.ClientRequest
-    req.once('response', (res: http.IncomingMessage) => finishCall(sub, res.statusCode, res.headers['content-length']))
-    req.once('error', (err: Error) => sub.addError(err, true))
-    req.once('close', () => { if (!sub.isClosed) sub.close() })
+    // Listening for 'response' or 'error' would change what Node does: without a 'response'
+    // listener it discards the body (freeing the socket), and an 'error' nobody listens for
+    // must still be thrown. So the events are observed as they are emitted.
+    const emit = req.emit
+    req.emit = function (this: http.ClientRequest, event: string | symbol, ...rest: unknown[]): boolean {
+      try {
+        if (event === 'response') { const res = rest[0] as http.IncomingMessage; finishCall(sub, res.statusCode, res.headers['content-length']) }
+        else if (event === 'error') {
+          sub.addError(rest[0], true)
+          // nobody listens: Node throws it, and 'close' may never come
+          if (this.listenerCount('error') === 0 && !sub.isClosed) sub.close()
+        }
+        else if (event === 'close' && !sub.isClosed) sub.close()
+      } catch { /* never fail the call */ }
+      return emit.call(this, event, ...rest)
+    } as typeof req.emit
     return req
   }
 }
