@@ -23,8 +23,12 @@ export function formatTime (t: number): string {
   let seconds = Math.floor(t)
   let micros = Math.round((t - seconds) * 1e6)
   if (micros >= 1e6) { seconds++; micros -= 1e6 }
+  if (micros === 0) return String(seconds)
+  // six places, trailing zeros dropped, as JavaScript itself would print the number
+  let places = 6
+  while (micros % 10 === 0) { micros /= 10; places-- }
   const digits = micros < 10 ? 1 : micros < 100 ? 2 : micros < 1000 ? 3 : micros < 10000 ? 4 : micros < 100000 ? 5 : 6
-  return seconds + '.' + PAD[6 - digits] + micros
+  return seconds + '.' + PAD[places - digits] + micros
 }
 
 function httpJson (http: NonNullable<Entity['http']>): string {
