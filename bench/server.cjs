@@ -28,21 +28,13 @@ const als = variant === 'als' ? new (require('node:async_hooks').AsyncLocalStora
 let xray = null
 if (variant === 'xraykit') {
   xray = require('@xraykit/core')
-  let discard = process.env.BENCH_DISCARD === '1' ? { send () {}, flush: async () => {}, close: async () => {} } : undefined
-  if (process.env.BENCH_RAWUDP) {
-    const [h, p] = process.env.AWS_XRAY_DAEMON_ADDRESS.split(':')
-    const sock = require('node:dgram').createSocket('udp4'); sock.connect(Number(p), h)
-    const cb = () => {}
-    discard = { send (d) { if (process.env.BENCH_RAWUDP === 'cb') sock.send('{"format":"json","version":1}\n' + d, cb); else sock.send('{"format":"json","version":1}\n' + d) }, flush: async () => {}, close: async () => {} }
-  }
-  xray.xrayRecorder.configure({ service: 'bench', sampling: sampling === 'all' || sampling === 'none' ? sampling : undefined, emitter: discard })
+  xray.xrayRecorder.configure({ service: 'bench', sampling: sampling === 'all' ? 'all' : undefined })
 }
 
 // The custom subsegment around the async hop, in each variant's own API.
 async function work (scoped) {
   switch (variant) {
     case 'xraykit': {
-      if (process.env.BENCH_NOSUB === '1') { await hop(); return }
       scoped.beginSubsegment('work')
       await hop()
       scoped.endSubsegment()
