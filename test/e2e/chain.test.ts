@@ -85,6 +85,8 @@ afterAll(async () => {
   await daemon.close()
 })
 
+const headersAt: { middle: Array<string | undefined>, back: Array<string | undefined> } = { middle: [], back: [] }
+
 async function startChain (): Promise<{ front: Recorder, middle: Recorder, back: Recorder, frontPort: number }> {
   const front = recorder('front-express')
   const middle = recorder('middle-koa')
@@ -92,12 +94,14 @@ async function startChain (): Promise<{ front: Recorder, middle: Recorder, back:
 
   const backApp = fastify()
   await backApp.register(xrayPlugin, { recorder: back })
+  backApp.addHook('onRequest', (request, _reply, done) => { headersAt.back.push(request.headers['x-amzn-trace-id'] as string | undefined); done() })
   backApp.get('/stock', () => ({ stock: 7 }))
   await backApp.listen({ port: 0, host: '127.0.0.1' })
   const backPort = (backApp.server.address() as AddressInfo).port
   closers.push(async () => { backApp.server.closeAllConnections(); await backApp.close() })
 
   const middleApp = new Koa()
+  middleApp.use(async (ctx, next) => { headersAt.middle.push(ctx.get('x-amzn-trace-id') || undefined); await next() })
   middleApp.use(xrayKoa({ recorder: middle }))
   middleApp.use(async (ctx) => {
     const body = await new Promise<string>((resolve, reject) => {
@@ -165,6 +169,29 @@ describe('Express 5 → Koa 3 (fetch) → Fastify 5 (http.request)', () => {
     expect(fastifySeg.parent_id).toBe(koaCalls[0].id)
     expect(expressCalls[0]).toMatchObject({ name: '127.0.0.1', http: { request: { method: 'GET', url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/check$/) }, response: { status: 200 } } })
     expect(koaCalls[0]).toMatchObject({ name: '127.0.0.1', http: { request: { method: 'GET', url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/stock$/) }, response: { status: 200 } } })
+  })
+
+  it('an unsampled trace stays unsampled down the chain: same root, Sampled=0, nothing sent', async () => {
+    const { back, frontPort } = await startChain()
+    captureHTTPClients(back)
+    headersAt.middle.length = 0
+    headersAt.back.length = 0
+    daemon.clear()
+    const root = '1-5759e988-bd862e3fe1be46a994272793'
+    await new Promise<void>((resolve, reject) => {
+      http.get(`http://127.0.0.1:${frontPort}/order`, { headers: { 'X-Amzn-Trace-Id': `Root=${root};Parent=53995c3f42cd8ad8;Sampled=0;Lineage=a87bd80c:1` } }, (res) => {
+        res.resume()
+        res.on('end', resolve)
+      }).on('error', reject)
+    })
+    expect(headersAt.middle).toEqual([`Root=${root};Sampled=0;Lineage=a87bd80c:1`])
+    expect(headersAt.back).toEqual([`Root=${root};Sampled=0;Lineage=a87bd80c:1`])
+
+    // a sampled request afterwards: only its three segments arrive
+    await get(`http://127.0.0.1:${frontPort}/order`)
+    await daemon.until(() => daemon.segments.length >= 3)
+    expect(daemon.segments).toHaveLength(3)
+    expect(daemon.segments.every(s => s.trace_id !== root)).toBe(true)
   })
 
   it('a recorder with a context of its own is not served by another recorder\'s capture', async () => {

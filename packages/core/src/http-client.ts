@@ -4,7 +4,8 @@ import { syncBuiltinESMExports } from 'node:module'
 import type { Entity } from './entity'
 import { sanitizeName } from './entity'
 import type { Recorder } from './recorder'
-import { xrayRecorder } from './recorder'
+import { noopSubsegment, xrayRecorder } from './recorder'
+import type { Segment } from './segment'
 import { Subsegment } from './subsegment'
 
 type RequestFn = typeof http.request
@@ -63,12 +64,29 @@ export function releaseHTTPClients (): void {
   diagnostics.unsubscribe('undici:request:error', onFetchError)
 }
 
-function currentParent (): Entity | undefined {
+/** @internal Whether outgoing calls are being captured (unsampled requests then keep their trace id in context). */
+export function capturingHTTPClients (): boolean {
+  return active !== null
+}
+
+// The current entity of a real trace, sampled or not; the shared no-op segment is none.
+function currentEntity (): Entity | undefined {
   if (active === null) return undefined
   try {
     const entity = active.options.context.get()
-    return entity !== undefined && entity.segment.sampled ? entity : undefined
+    return entity === undefined || entity.segment === noopSubsegment().segment ? undefined : entity
   } catch { return undefined }
+}
+
+/**
+ * @internal The header of a call made inside an unsampled trace: the same root and
+ * `Sampled=0`, so the called service does not sample it either. No `Parent`: nothing of
+ * this service is sent to be one.
+ */
+export function unsampledHeader (segment: Segment): string {
+  let header = 'Root=' + segment.traceId + ';Sampled=0'
+  for (const [key, value] of segment.incomingExtra) header += ';' + key + '=' + value
+  return header
 }
 
 /** @internal `X-Amzn-Trace-Id` for a call made by `sub`, with the fields that arrived with the trace. */
@@ -105,9 +123,9 @@ function finishCall (sub: Subsegment, status: number | undefined, contentLength:
 
 function wrap (original: RequestFn, defaultProtocol: string): Function {
   return function request (this: unknown, ...args: unknown[]) {
-    const parent = currentParent()
-    if (parent === undefined) return (original as Function).apply(this, args)
-    let sub: Subsegment
+    const current = currentEntity()
+    if (current === undefined) return (original as Function).apply(this, args)
+    let sub: Subsegment | null = null
     try {
       // (url[, options][, callback]) or (options[, callback])
       let url: URL | null = null
@@ -118,27 +136,35 @@ function wrap (original: RequestFn, defaultProtocol: string): Function {
       const protocol = options.protocol ?? url?.protocol ?? defaultProtocol
       const host = options.hostname ?? options.host?.replace(/:\d+$/, '') ?? url?.hostname ?? 'localhost'
       const port = options.port ?? (url?.port || undefined)
-      sub = startCall(parent, protocol, host.replace(/^\[|\]$/g, ''), port, options.method ?? 'GET', options.path ?? (url === null ? '/' : url.pathname + url.search))
-      const withHeader = { ...options, headers: { ...(options.headers as object), 'X-Amzn-Trace-Id': outgoingHeader(sub) } }
+      let header: string
+      if (current.segment.sampled) {
+        sub = startCall(current, protocol, host.replace(/^\[|\]$/g, ''), port, options.method ?? 'GET', options.path ?? (url === null ? '/' : url.pathname + url.search))
+        header = outgoingHeader(sub)
+      } else {
+        header = unsampledHeader(current.segment)
+      }
+      const withHeader = { ...options, headers: { ...(options.headers as object), 'X-Amzn-Trace-Id': header } }
       if (typeof args[i] === 'object' && args[i] !== null) args[i] = withHeader
       else args.splice(i, 0, withHeader)
     } catch {
       return (original as Function).apply(this, args)
     }
     const req = (original as Function).apply(this, args) as http.ClientRequest
+    if (sub === null) return req
+    const call = sub
     // Listening for 'response' or 'error' would change what Node does: without a 'response'
     // listener it discards the body (freeing the socket), and an 'error' nobody listens for
     // must still be thrown. So the events are observed as they are emitted.
     const emit = req.emit
     req.emit = function (this: http.ClientRequest, event: string | symbol, ...rest: unknown[]): boolean {
       try {
-        if (event === 'response') { const res = rest[0] as http.IncomingMessage; finishCall(sub, res.statusCode, res.headers['content-length']) }
+        if (event === 'response') { const res = rest[0] as http.IncomingMessage; finishCall(call, res.statusCode, res.headers['content-length']) }
         else if (event === 'error') {
-          sub.addError(rest[0], true)
+          call.addError(rest[0], true)
           // nobody listens: Node throws it, and 'close' may never come
-          if (this.listenerCount('error') === 0 && !sub.isClosed) sub.close()
+          if (this.listenerCount('error') === 0 && !call.isClosed) call.close()
         }
-        else if (event === 'close' && !sub.isClosed) sub.close()
+        else if (event === 'close' && !call.isClosed) call.close()
       } catch { /* never fail the call */ }
       return emit.call(this, event, ...rest)
     } as typeof req.emit
@@ -150,11 +176,13 @@ interface UndiciRequest { origin: string | URL, method: string, path: string, he
 
 function onFetchCreate (message: unknown): void {
   const { request } = message as { request: UndiciRequest }
-  const parent = currentParent()
-  if (parent === undefined) return
+  const current = currentEntity()
+  if (current === undefined) return
   try {
     const headers = request.headers
     if (typeof headers === 'string' ? /(^|\r\n)x-amzn-trace-id:/i.test(headers) : Array.isArray(headers) && headers.some((h, i) => i % 2 === 0 && String(h).toLowerCase() === 'x-amzn-trace-id')) return
+    if (!current.segment.sampled) { request.addHeader('X-Amzn-Trace-Id', unsampledHeader(current.segment)); return }
+    const parent = current
     const origin = new URL(String(request.origin))
     const sub = startCall(parent, origin.protocol, origin.hostname.replace(/^\[|\]$/g, ''), origin.port, request.method, request.path)
     request.addHeader('X-Amzn-Trace-Id', outgoingHeader(sub))

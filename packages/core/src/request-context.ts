@@ -107,5 +107,13 @@ class NoopRequestContext implements XrayRequestContext {
   putMetadata (): this { return this }
 }
 
+/**
+ * @internal An unsampled request while outgoing calls are captured: the verbs do nothing,
+ * but its trace id stays in context so downstream calls carry `Sampled=0` on the same root.
+ */
+export class UnsampledRequestContext extends NoopRequestContext {
+  constructor (readonly trace: Segment) { super() }
+}
+
 /** @internal */
 export const NOOP_REQUEST_CONTEXT: XrayRequestContext = new NoopRequestContext()

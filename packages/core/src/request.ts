@@ -3,7 +3,8 @@ import { ErrorCodes, XrayOptionsError } from './errors'
 import type { Recorder } from './recorder'
 import { noopSubsegment, xrayRecorder } from './recorder'
 import type { XrayRequestContext } from './request-context'
-import { NOOP_REQUEST_CONTEXT, RequestContext } from './request-context'
+import { NOOP_REQUEST_CONTEXT, RequestContext, UnsampledRequestContext } from './request-context'
+import { capturingHTTPClients } from './http-client'
 import { Segment } from './segment'
 import { sanitizeName } from './entity'
 import { kRequestState } from './symbols'
@@ -182,7 +183,12 @@ export class RequestTracer {
       root ??= newTraceId()
       answerTraceHeader(res, `Root=${root};Sampled=${sampled ? '1' : '0'}`)
     }
-    if (!sampled) return NOOP_REQUEST_CONTEXT
+    if (!sampled) {
+      if (!capturingHTTPClients()) return NOOP_REQUEST_CONTEXT
+      const trace = new Segment(name, this.recorder, root, header === null ? null : header.parent, false)
+      if (header !== null && header.extra.length > 0) trace.incomingExtra = header.extra
+      return new UnsampledRequestContext(trace)
+    }
 
     const segment = new Segment(name, this.recorder, root, header === null ? null : header.parent)
     segment.ruleName = ruleName
@@ -238,7 +244,8 @@ export class RequestTracer {
    * quiet no-ops rather than "context missing" errors.
    */
   run<R> (xray: XrayRequestContext, fn: () => R): R {
-    return this.recorder.options.context.run(xray.segment ?? noopSubsegment().segment, fn)
+    const target = xray.segment ?? (xray instanceof UnsampledRequestContext ? xray.trace : noopSubsegment().segment)
+    return this.recorder.options.context.run(target, fn)
   }
 
   /** What untraced requests get (routes opted out of tracing): the verbs, doing nothing. */

@@ -273,3 +273,24 @@ async function freePort (): Promise<number> {
   await new Promise<void>(resolve => s.close(() => resolve()))
   return p
 }
+
+describe('calls made inside an unsampled trace', () => {
+  const UNSAMPLED = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=a87bd80c:1'
+
+  it('http.request carries the same root with Sampled=0 and no subsegment is sent', () => isolated(async () => {
+    recorder.beginSegment('job', UNSAMPLED)
+    await finished(http.get(`http://127.0.0.1:${port}/a`))
+    recorder.endSegment()
+    expect(seen[0].traceHeader).toBe('Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0;Lineage=a87bd80c:1')
+    expect(emitter.documents).toEqual([])
+  }))
+
+  it('fetch carries the same root with Sampled=0', () => isolated(async () => {
+    recorder.beginSegment('job', UNSAMPLED)
+    const res = await fetch(`http://127.0.0.1:${port}/b`)
+    await res.text()
+    recorder.endSegment()
+    expect(seen[0].traceHeader).toBe('Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0;Lineage=a87bd80c:1')
+    expect(emitter.documents).toEqual([])
+  }))
+})
