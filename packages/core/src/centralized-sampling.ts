@@ -83,6 +83,13 @@ class CentralRule {
     return this.no
   }
 
+  /** Adds back statistics whose report failed. */
+  restoreStatistics (doc: Record<string, unknown>): void {
+    this.requests += doc.RequestCount as number
+    this.sampled += doc.SampledCount as number
+    this.borrows += doc.BorrowCount as number
+  }
+
   /** Statistics since the last report, then reset. */
   takeStatistics (clientId: string, timestamp: number): Record<string, unknown> {
     const doc = { RuleName: this.name, ClientID: clientId, Timestamp: timestamp, RequestCount: this.requests, SampledCount: this.sampled, BorrowCount: this.borrows }
@@ -138,6 +145,7 @@ export class CentralizedSampler implements Sampler {
   private log: OnceLogger
   private readonly rulesInterval: number
   private readonly targetsInterval: number
+  private targetsDelay: number
   private readonly timeout: number
   private readonly clientId = randomBytes(12).toString('hex')
   private rules: CentralRule[] = []
@@ -157,6 +165,7 @@ export class CentralizedSampler implements Sampler {
     this.log = new OnceLogger(options.logger ?? consoleLogger('error'))
     this.rulesInterval = options.rulesInterval ?? 5 * 60 * 1000
     this.targetsInterval = options.targetsInterval ?? 10 * 1000
+    this.targetsDelay = this.targetsInterval
     this.timeout = options.timeout ?? 2000
   }
 
@@ -248,6 +257,7 @@ export class CentralizedSampler implements Sampler {
       if (typeof body.LastRuleModification !== 'number') throw new Error('GetSamplingTargets answered without a numeric LastRuleModification')
       const docs = Array.isArray(body.SamplingTargetDocuments) ? body.SamplingTargetDocuments : []
       const byName = new Map(this.rules.map(r => [r.name, r]))
+      let interval = this.targetsInterval
       for (const doc of docs as Array<Record<string, unknown>>) {
         const rule = byName.get(doc?.RuleName as string)
         if (rule === undefined) continue
@@ -256,10 +266,17 @@ export class CentralizedSampler implements Sampler {
           rule.quota = Math.floor(doc.ReservoirQuota)
           rule.quotaExpires = doc.ReservoirQuotaTTL * 1000
         }
+        // the service may ask for reports less often than every 10 seconds
+        if (typeof doc.Interval === 'number' && doc.Interval > 0) interval = Math.max(interval, Math.min(doc.Interval, 3600) * 1000)
       }
+      this.targetsDelay = interval
       if (body.LastRuleModification * 1000 > this.rulesFetchedAt) void this.refreshRules()
       return true
     } catch (err) {
+      // what was not reported is reported next time
+      // (to the rules in force now: a rule fetch may have replaced them meanwhile)
+      const current = new Map(this.rules.map(r => [r.name, r]))
+      for (const stat of statistics) current.get(stat.RuleName as string)?.restoreStatistics(stat)
       if (!this.stopped) this.log.warn('sampling-targets', { err: (err as Error).message }, 'cannot fetch sampling targets from the X-Ray daemon; later failures are not logged')
       return false
     }
@@ -269,7 +286,7 @@ export class CentralizedSampler implements Sampler {
     if (this.stopped) return
     this.targetsTimer = setTimeout(() => {
       void this.refreshTargets().finally(() => this.scheduleTargets())
-    }, this.targetsInterval + Math.random() * 100)
+    }, this.targetsDelay + Math.random() * 100)
     this.targetsTimer.unref()
   }
 

@@ -319,6 +319,27 @@ describe('reservoir and targets', () => {
   })
 })
 
+describe('reports that fail', () => {
+  it('reports the statistics of a failed report with the next one', async () => {
+    proxy.rules = () => ({ body: { SamplingRuleRecords: [rule('orders', 5, { FixedRate: 1 })] } })
+    let fail = true
+    proxy.targets = () => fail ? { status: 500, body: 'no' } : { body: { LastRuleModification: 0, SamplingTargetDocuments: [] } }
+    const s = sampler()
+    await s.refreshRules()
+    s.shouldSample(undefined, undefined, undefined, 'svc')
+    s.shouldSample(undefined, undefined, undefined, 'svc')
+    await expect(s.refreshTargets()).resolves.toBe(false)
+    fail = false
+    s.shouldSample(undefined, undefined, undefined, 'svc')
+    await expect(s.refreshTargets()).resolves.toBe(true)
+    const reports = proxy.received.filter(r => r.path === '/SamplingTargets').map(r => r.body.SamplingStatisticsDocuments[0])
+    expect(reports).toEqual([
+      expect.objectContaining({ RequestCount: 2, SampledCount: 2 }),
+      expect.objectContaining({ RequestCount: 3, SampledCount: 3 })
+    ])
+  })
+})
+
 describe('a daemon that misbehaves', () => {
   const badRules: Array<[string, Reply]> = [
     ['not JSON', { body: '<html>oops</html>' }],
@@ -447,6 +468,29 @@ describe('polling', () => {
     // a refresh asked for after close does nothing
     await expect(s.refreshRules()).resolves.toBe(false)
     expect(proxy.count('/GetSamplingRules')).toBe(2)
+  })
+
+  it('waits the Interval a targets answer asks for before the next report', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] })
+    jest.spyOn(Math, 'random').mockReturnValue(0.5)
+    proxy.rules = () => ({ body: { SamplingRuleRecords: [rule('orders', 5)] } })
+    proxy.targets = () => ({ body: { LastRuleModification: 0, SamplingTargetDocuments: [{ RuleName: 'orders', FixedRate: 0.5, Interval: 30 }] } })
+    const s = sampler({ targetsInterval: 10_000 })
+    const rules = jest.spyOn(s, 'refreshRules')
+    const targets = jest.spyOn(s, 'refreshTargets')
+    s.start()
+    await rules.mock.results[0].value
+    jest.advanceTimersByTime(10_050)
+    expect(targets).toHaveBeenCalledTimes(1)
+    await expect(targets.mock.results[0].value).resolves.toBe(true)
+    // the next report is scheduled once this one settled
+    await new Promise(resolve => setImmediate(resolve))
+    // 30 s asked for, plus the same 50 ms of jitter
+    jest.advanceTimersByTime(30_049)
+    expect(targets).toHaveBeenCalledTimes(1)
+    jest.advanceTimersByTime(1)
+    expect(targets).toHaveBeenCalledTimes(2)
+    await targets.mock.results[1].value
   })
 
   it('overlapping rule refreshes leave a single timer', async () => {
