@@ -1,6 +1,7 @@
 // pnpm bench [--duration 10] [--warmup 3] [--rounds 3] [--connections 50]
 //            [--frameworks express,koa,fastify] [--sampling all,default]
 //            [--variants bare,xraykit,official,otel] [--emit-only] [--no-emit]
+//   more variants: xraykit-scoped (asyncContext: false), als (AsyncLocalStorage alone)
 //
 // Starts one server per variant (pinned to CPU 0 where taskset exists), loads them in
 // turn from a separate autocannon process (pinned to CPU 1), round after round, A B C D
@@ -32,6 +33,8 @@ const list = s => s.split(',').map(x => x.trim()).filter(Boolean)
 const LABEL = {
   bare: 'bare',
   xraykit: 'xraykit',
+  'xraykit-scoped': 'xraykit, asyncContext: false (req.xray only)',
+  als: 'AsyncLocalStorage.run alone (diagnostic)',
   official: 'official SDK',
   otel: 'OpenTelemetry'
 }
@@ -41,13 +44,44 @@ try { execFileSync('taskset', ['-pc', '0', String(process.pid)], { stdio: 'ignor
 const pin = (pid, cpu) => { if (pinning) try { execFileSync('taskset', ['-pc', String(cpu), String(pid)], { stdio: 'ignore' }) } catch {} }
 
 // -- the receiver -------------------------------------------------------------------------
-const receiver = dgram.createSocket('udp4')
-const counts = { datagrams: 0, bytes: 0 }
-receiver.on('message', msg => { counts.datagrams++; counts.bytes += msg.length })
-receiver.bind(0, '127.0.0.1')
-await once(receiver, 'listening')
-try { receiver.setRecvBufferSize(32 * 1024 * 1024) } catch {}
-const daemonAddress = `127.0.0.1:${receiver.address().port}`
+// receiver.py drains and counts datagrams cheaply (the real daemon is a Go program); a Node
+// receiver, used where python3 is missing, spends far more CPU per datagram, and that CPU
+// comes out of the load generator's core.
+const receiver = await startReceiver()
+const daemonAddress = `127.0.0.1:${receiver.port}`
+
+async function startReceiver () {
+  try {
+    const py = spawn('python3', [join(here, 'receiver.py')], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const [line] = await Promise.race([once(py.stdout, 'data'), once(py, 'error').then(([e]) => { throw e })])
+    const [port, controlPort] = String(line).trim().split(' ').map(Number)
+    pin(py.pid, 1)
+    const control = dgram.createSocket('udp4')
+    control.bind(0, '127.0.0.1')
+    await once(control, 'listening')
+    const ask = async (what) => {
+      control.send(what, controlPort, '127.0.0.1')
+      const [msg] = await once(control, 'message')
+      const [datagrams, bytes] = String(msg).split(' ').map(Number)
+      return { datagrams, bytes }
+    }
+    return { port, kind: 'python3', reset: () => ask('reset'), count: () => ask('count'), close () { control.close(); py.kill() } }
+  } catch {
+    const socket = dgram.createSocket('udp4')
+    const counts = { datagrams: 0, bytes: 0 }
+    socket.on('message', msg => { counts.datagrams++; counts.bytes += msg.length })
+    socket.bind(0, '127.0.0.1')
+    await once(socket, 'listening')
+    try { socket.setRecvBufferSize(32 * 1024 * 1024) } catch {}
+    return {
+      port: socket.address().port,
+      kind: 'node',
+      async reset () { counts.datagrams = 0; counts.bytes = 0 },
+      async count () { return { ...counts } },
+      close () { socket.close() }
+    }
+  }
+}
 const idle = ms => new Promise(resolve => setTimeout(resolve, ms))
 const median = xs => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2 }
 
@@ -88,10 +122,11 @@ async function loadBench (framework, sampling) {
       await load(server.port, Number(opts.warmup))
       await idle(300)
       const before = await stats(server)
-      counts.datagrams = 0; counts.bytes = 0
+      await receiver.reset()
       const r = await load(server.port, Number(opts.duration))
       await idle(500) // let batched exporters and the socket drain before counting
       const after = await stats(server)
+      const counts = await receiver.count()
       results[server.variant].push({ ...r, cpuPerReq: (after.cpu - before.cpu) / Math.max(1, r.requests), rss: after.rss, datagrams: counts.datagrams, bytes: counts.bytes })
       process.stderr.write(`  ${framework}/${sampling}/${server.variant} round ${round + 1}: ${Math.round(r.rps)} req/s, ${(counts.datagrams / Math.max(1, r.requests)).toFixed(3)} datagrams/req\n`)
     }
@@ -102,7 +137,7 @@ async function loadBench (framework, sampling) {
     const runs = results[v]
     const ratios = bareRuns ? runs.map((r, i) => r.rps / bareRuns[i].rps) : []
     return {
-      variant: v === 'official' ? officialLabel(framework) : LABEL[v],
+      variant: v === 'official' ? officialLabel(framework) : LABEL[v] ?? v,
       rps: median(runs.map(r => r.rps)),
       ratio: ratios.length ? median(ratios) : NaN,
       p50: median(runs.map(r => r.p50)),
@@ -131,12 +166,13 @@ async function emitBench () {
   pin(child.pid, 0)
   const results = {}
   child.on('message', msg => {
-    if (msg.reset) { counts.datagrams = 0; counts.bytes = 0; child.send('ok'); return }
+    if (msg.reset) { void receiver.reset().then(() => child.send('ok')); return }
     if (msg.result) {
       const { name, rate } = msg.result
       // wait for stragglers, then count what arrived for this run
-      setTimeout(() => {
-        (results[name] ??= []).push({ rate, datagrams: counts.datagrams })
+      setTimeout(async () => {
+        const counts = await receiver.count()
+        ;(results[name] ??= []).push({ rate, datagrams: counts.datagrams })
         child.send('ok')
       }, 300)
     }
@@ -152,7 +188,7 @@ async function emitBench () {
   }
 }
 
-console.log(`Node ${process.version}, ${opts.connections} connections, ${opts.warmup} s warm-up + ${opts.duration} s per run, ${opts.rounds} rounds${pinning ? ', server on CPU 0, load on CPU 1' : ''}`)
+console.log(`Node ${process.version}, UDP receiver: ${receiver.kind}, ${opts.connections} connections, ${opts.warmup} s warm-up + ${opts.duration} s per run, ${opts.rounds} rounds${pinning ? ', server on CPU 0, load on CPU 1' : ''}`)
 if (!opts['emit-only']) {
   for (const framework of list(opts.frameworks)) {
     for (const sampling of list(opts.sampling)) await loadBench(framework, sampling)

@@ -1,11 +1,14 @@
 'use strict'
 // One benchmark server: node server.cjs <framework> <variant> <sampling>
 //   framework: express | koa | fastify
-//   variant:   bare | xraykit | official | otel
+//   variant:   bare | xraykit | xraykit-scoped | official | otel | als
 //   sampling:  all | default
 // Every variant serves GET /hello: one small async hop inside one custom subsegment (span),
 // then a small JSON body. Traced variants send to AWS_XRAY_DAEMON_ADDRESS over UDP.
-const [framework, variant, sampling] = process.argv.slice(2)
+const [framework, requested, sampling] = process.argv.slice(2)
+// 'xraykit-scoped': xraykit with asyncContext: false (only req.xray records)
+const variant = requested.startsWith('xraykit') ? 'xraykit' : requested
+const adapterOptions = requested === 'xraykit-scoped' ? { asyncContext: false } : {}
 const hop = () => new Promise(resolve => setImmediate(resolve))
 const body = { hello: 'world', items: [1, 2, 3] }
 
@@ -56,7 +59,7 @@ async function work (scoped) {
 
 function express () {
   const app = require('express')()
-  if (variant === 'xraykit') app.use(require('@xraykit/express').xrayMiddleware())
+  if (variant === 'xraykit') app.use(require('@xraykit/express').xrayMiddleware(adapterOptions))
   if (variant === 'official') app.use(require('aws-xray-sdk-express').openSegment('bench'))
   if (als) app.use((req, res, next) => als.run(req, next))
   app.get('/hello', async (req, res) => {
@@ -70,7 +73,7 @@ function express () {
 function koa () {
   const Koa = require('koa')
   const app = new Koa()
-  if (variant === 'xraykit') app.use(require('@xraykit/koa').xrayMiddleware())
+  if (variant === 'xraykit') app.use(require('@xraykit/koa').xrayMiddleware(adapterOptions))
   if (als) app.use((ctx, next) => als.run(ctx, next))
   if (variant === 'official') {
     // The official SDK has no Koa package; this middleware follows its docs for other
@@ -95,7 +98,7 @@ function koa () {
 function fastify () {
   const app = require('fastify')({ logger: false })
   return async listen => {
-    if (variant === 'xraykit') await app.register(require('@xraykit/fastify').xrayPlugin)
+    if (variant === 'xraykit') await app.register(require('@xraykit/fastify').xrayPlugin, adapterOptions)
     if (variant === 'official') await app.register(require('aws-xray-sdk-fastify'), { segmentName: 'bench', AWSXRay })
     if (variant === 'otel') await app.register(require('./otel-setup.cjs').fastifyPlugin())
     if (als) app.addHook('onRequest', (request, reply, done) => als.run(request, done))

@@ -301,6 +301,26 @@ describe.each(drivers)('$name adapter', (driver) => {
     for (const sub of subsegmentsOf(seg)) expect(sub.end_time).toBeGreaterThanOrEqual(sub.start_time)
   })
 
+  it('with asyncContext: false, req.xray alone records nested subsegments and the request runs outside async context', async () => {
+    const { get, segmentFor } = await start({ adapter: { asyncContext: false }, recorderOptions: { contextMissing: 'IGNORE_ERROR' } })
+    expect((await get('/scoped')).status).toBe(200)
+    const seg = await segmentFor('/scoped')
+    expect(seg.annotations).toEqual({ in_context: false })
+    expect(childNames(seg)).toEqual(['outer'])
+    const outer = child(seg, 'outer')
+    expect(childNames(outer)).toEqual(['captured', 'inner'])
+    expect(childNames(child(outer, 'captured'))).toEqual(['in-capture'])
+  })
+
+  it('runs the same route inside async context by default', async () => {
+    const { get, segmentFor } = await start()
+    expect((await get('/scoped')).status).toBe(200)
+    const seg = await segmentFor('/scoped')
+    expect(seg.annotations).toEqual({ in_context: true })
+    expect(childNames(child(seg, 'outer'))).toEqual(['captured', 'inner'])
+    expect(childNames(child(child(seg, 'outer'), 'captured'))).toEqual(['in-capture'])
+  })
+
   it('closes capture and captureAsync subsegments and records their errors', async () => {
     const { get, segmentFor } = await start()
     const res = await get('/capture')

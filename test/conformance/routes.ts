@@ -113,6 +113,26 @@ export const routes: Route[] = [
   },
   {
     method: 'GET',
+    path: '/scoped',
+    // only the request-scoped recorder: works with or without async context
+    handler: async ({ xray, recorder }) => {
+      xray.putAnnotation('in_context', recorder.getSegment() !== undefined)
+      xray.beginSubsegment('outer')
+      await tick()
+      xray.beginSubsegment('inner')
+      await tick()
+      xray.endSubsegment()
+      await xray.captureAsync('captured', async () => {
+        await tick()
+        xray.beginSubsegment('in-capture')
+        xray.endSubsegment()
+      })
+      xray.endSubsegment()
+      return { body: 'scoped' }
+    }
+  },
+  {
+    method: 'GET',
     path: '/nested',
     handler: async ({ xray, recorder }) => {
       xray.beginSubsegment('outer')

@@ -16,6 +16,7 @@ interface FastifyLike {
   server: http.Server
   register (plugin: unknown, options?: object): PromiseLike<unknown>
   get (path: string, handler: () => unknown): unknown
+  addHook (name: 'onRequest', hook: (request: { headers: http.IncomingHttpHeaders }, reply: unknown, done: () => void) => void): unknown
   listen (options: { port: number, host: string }): Promise<string>
   close (): Promise<void>
 }

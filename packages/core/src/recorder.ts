@@ -357,26 +357,33 @@ export class Recorder implements SegmentSink {
   }
 }
 
-function captureUnder<T> (context: Context, parent: Entity, name: string, fn: (subsegment: Subsegment) => T): T {
+function captureUnder<T> (context: Context | null, parent: Entity, name: string, fn: (subsegment: Subsegment) => T,
+  began?: (sub: Subsegment) => void, ended?: (sub: Subsegment) => void): T {
   if (!parent.segment.sampled) return fn(noopSubsegment())
   const sub = new Subsegment(name, parent)
-  return context.run(sub, () => {
+  const close = (err?: unknown): void => {
+    sub.close(err)
+    if (ended !== undefined) ended(sub)
+  }
+  const body = (): T => {
     let result: T
     try {
       result = fn(sub)
     } catch (err) {
-      sub.close(err)
+      close(err)
       throw err
     }
     if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
       return (result as unknown as Promise<unknown>).then(
-        (value) => { sub.close(); return value },
-        (err) => { sub.close(err); throw err }
+        (value) => { close(); return value },
+        (err) => { close(err); throw err }
       ) as T
     }
-    sub.close()
+    close()
     return result
-  })
+  }
+  if (began !== undefined) began(sub)
+  return context === null ? body() : context.run(sub, body)
 }
 
 /** @internal So the request-scoped recorder can capture under its own segment. */

@@ -34,16 +34,18 @@ export class RequestContext implements XrayRequestContext {
   route: string | null = null
   /** Where this request's work stands when async context is lost. */
   private current: Entity
-  private readonly context: Context
+  /** `null` when the request runs without async context. */
+  private readonly context: Context | null
 
-  constructor (recorder: Recorder, segment: Segment) {
+  constructor (recorder: Recorder, segment: Segment, useContext = true) {
     this.segment = segment
     this.current = segment
-    this.context = recorder.options.context
+    this.context = useContext ? recorder.options.context : null
   }
 
   /** The entity in async context when it belongs to this request, else `undefined`. */
   private own (): Entity | undefined {
+    if (this.context === null) return undefined
     const fromContext = this.context.get()
     return fromContext !== undefined && fromContext.segment === this.segment ? fromContext : undefined
   }
@@ -61,7 +63,7 @@ export class RequestContext implements XrayRequestContext {
     // Only a frame that is this request's own is switched to the new subsegment. Where
     // context was lost, the frame belongs to someone else (a pool, a queue, a kept-alive
     // socket) and would carry this request's entities into other requests' work.
-    if (fromContext !== undefined) this.context.enterWith(sub)
+    if (fromContext !== undefined) this.context!.enterWith(sub)
     return sub
   }
 
@@ -74,15 +76,18 @@ export class RequestContext implements XrayRequestContext {
     }
     current.close(err)
     this.current = current.parent
-    if (fromContext !== undefined) this.context.enterWith(current.parent)
+    if (fromContext !== undefined) this.context!.enterWith(current.parent)
   }
 
   capture<T> (name: string, fn: (subsegment: Subsegment) => T): T {
-    return captureUnder(this.context, this.currentEntity(this.own()), name, fn)
+    const parent = this.currentEntity(this.own())
+    if (this.context !== null) return captureUnder(this.context, parent, name, fn)
+    // without async context, the new subsegment is this request's current one until it ends
+    return captureUnder(null, parent, name, fn, (sub) => { this.current = sub }, (sub) => { if (this.current === sub) this.current = parent })
   }
 
   captureAsync<T> (name: string, fn: (subsegment: Subsegment) => Promise<T>): Promise<T> {
-    return captureUnder(this.context, this.currentEntity(this.own()), name, fn)
+    return this.capture(name, fn)
   }
 
   putAnnotation (key: string, value: AnnotationValue): this {

@@ -27,6 +27,14 @@ export interface RequestTracingOptions {
    * `access_token`, `password`, `signature`, `X-Amz-Signature`, `X-Amz-Credential`, `key`, ...).
    */
   redactQueryParams?: string[]
+  /**
+   * Run each request in the recorder's async context (default `true`), so `xrayRecorder`,
+   * `capture` and downstream calls find the request's segment anywhere in its async work.
+   * `false` skips `AsyncLocalStorage` altogether, which on Node 20 saves the cost its
+   * promise hooks add to every promise; then only the request-scoped recorder
+   * (`req.xray`) records, and nesting follows the order of its calls.
+   */
+  asyncContext?: boolean
 }
 
 /** Query parameters whose values never reach a segment document. */
@@ -64,7 +72,7 @@ interface TracedResponse extends ServerResponse { [kRequestState]?: RequestState
 class RequestState extends RequestContext {
   ended = false
   constructor (recorder: Recorder, segment: Segment, readonly tracer: RequestTracer) {
-    super(recorder, segment)
+    super(recorder, segment, tracer.asyncContext)
   }
 }
 
@@ -98,7 +106,7 @@ function answerTraceHeader (res: ServerResponse, value: string): void {
 function onResponseEnd (this: TracedResponse): void {
   const state = this[kRequestState]
   if (state === undefined || state.ended) return
-  // Node emits both 'finish' and 'close' for most responses; end the segment once.
+  // end the segment once, whatever calls this again
   state.ended = true
   try {
     state.tracer.end(state, this)
@@ -119,6 +127,8 @@ export class RequestTracer {
   private readonly ignorePath: ((path: string) => boolean) | null
   private readonly annotateRoute: boolean
   private readonly redacted: ReadonlySet<string>
+  /** @internal */
+  readonly asyncContext: boolean
   private lastHost = ''
   private lastHostName = ''
 
@@ -137,6 +147,10 @@ export class RequestTracer {
     this.fixedName = name === undefined ? null : sanitizeName(name)
     this.ignorePath = compileIgnore(options.ignore)
     this.annotateRoute = options.annotateRoute === true
+    if (options.asyncContext !== undefined && typeof options.asyncContext !== 'boolean') {
+      throw new XrayOptionsError(ErrorCodes.OPTIONS, `asyncContext must be a boolean, got ${typeof options.asyncContext}`)
+    }
+    this.asyncContext = options.asyncContext ?? true
     const extra = options.redactQueryParams ?? []
     if (!Array.isArray(extra) || !extra.every(n => typeof n === 'string')) {
       throw new XrayOptionsError(ErrorCodes.OPTIONS, 'redactQueryParams must be an array of query parameter names')
@@ -214,7 +228,8 @@ export class RequestTracer {
     segment.http = { request }
     const state = new RequestState(this.recorder, segment, this)
     res[kRequestState] = state
-    res.on('finish', onResponseEnd)
+    // A response emits 'close' after 'finish' (Node 16+), or alone when the client went
+    // away: one listener sees the end of every response.
     res.on('close', onResponseEnd)
     return state
   }
@@ -244,6 +259,7 @@ export class RequestTracer {
    * quiet no-ops rather than "context missing" errors.
    */
   run<R> (xray: XrayRequestContext, fn: () => R): R {
+    if (!this.asyncContext) return fn()
     const target = xray.segment ?? (xray instanceof UnsampledRequestContext ? xray.trace : noopSubsegment().segment)
     return this.recorder.options.context.run(target, fn)
   }
