@@ -95,8 +95,7 @@ export class Recorder implements SegmentSink {
     if (resolved.sampler instanceof CentralizedSampler) resolved.sampler.attach(resolved.tcp, resolved.logger, resolved.origin)
     this.log = new OnceLogger(resolved.logger)
     this.workingDirectory = process.cwd()
-    let xray = '"sdk":' + JSON.stringify(SDK_NAME) + ',"sdk_version":' + JSON.stringify(SDK_VERSION)
-    xray += ''
+    const xray = '"sdk":' + JSON.stringify(SDK_NAME) + ',"sdk_version":' + JSON.stringify(SDK_VERSION)
     let tail = ',"service":{' + (resolved.serviceVersion === null ? '' : '"version":' + JSON.stringify(resolved.serviceVersion) + ',') +
       '"runtime":"node","runtime_version":' + JSON.stringify(process.version) + '}'
     if (resolved.origin !== null) tail += ',"origin":' + JSON.stringify(resolved.origin)

@@ -276,7 +276,7 @@ export class RequestTracer {
   }
 
   /** Sets the matched route template (`/users/:id`) of a traced request. */
-  setRoute (xray: XrayRequestContext, route: unknown): void {
+  static setRoute (xray: XrayRequestContext, route: unknown): void {
     if (xray instanceof RequestContext && typeof route === 'string' && route.length > 0) xray.route = route
   }
 

@@ -18,30 +18,41 @@ export type XrayExpressOptions = RequestTracingOptions
 const kRoute = Symbol('xraykit.express-route')
 type RoutedRequest = Request & { [kRoute]?: unknown }
 
+// Express assigns req.route when a route matches, while req.baseUrl still holds the mount
+// path; an error leaving a mounted router resets baseUrl, so the template is taken then.
+// The accessor sits on the app's request prototype, installed once per prototype, so
+// requests keep one shape and pay nothing per request for it.
+const watched = new WeakSet<object>()
+const routeAccessor: PropertyDescriptor = {
+  configurable: true,
+  get (this: RoutedRequest) { return this[kRoute] },
+  set (this: RoutedRequest, value: { path?: unknown } | undefined) {
+    this[kRoute] = value
+    if (this.xray != null && typeof value?.path === 'string') RequestTracer.setRoute(this.xray, (this.baseUrl ?? '') + value.path)
+  }
+}
+
+function watchRoutes (req: Request): void {
+  const proto = Object.getPrototypeOf(req) as object | null
+  if (proto === null || watched.has(proto)) return
+  watched.add(proto)
+  if (!Object.prototype.hasOwnProperty.call(proto, 'route')) Object.defineProperty(proto, 'route', routeAccessor)
+}
+
 /**
  * Traces every request: `app.use(xrayMiddleware())`, before the routes. Handlers get
  * `req.xray`. The response's status sets the error/throttle/fault flags.
  */
 export function xrayMiddleware (options?: XrayExpressOptions): RequestHandler {
   const tracer = new RequestTracer(options)
-  // Express assigns req.route when a route matches, while req.baseUrl still holds the mount
-  // path; an error leaving a mounted router resets baseUrl, so the template is taken then.
-  const route: PropertyDescriptor = {
-    configurable: true,
-    enumerable: true,
-    get (this: RoutedRequest) { return this[kRoute] },
-    set (this: RoutedRequest, value: { path?: unknown } | undefined) {
-      this[kRoute] = value
-      if (typeof value?.path === 'string') tracer.setRoute(this.xray, (this.baseUrl ?? '') + value.path)
-    }
-  }
   return function xrayMiddleware (req, res, next) {
     const xray = tracer.start(req, res)
     req.xray = xray
     if (xray.segment !== null) {
-      const matched: unknown = req.route // set already when this runs as route middleware
-      Object.defineProperty(req, 'route', route)
-      if (matched !== undefined) req.route = matched
+      watchRoutes(req)
+      // set already when this runs as route middleware (app.get('/x', xrayMiddleware(), ...))
+      const matched = req.route as { path?: unknown } | undefined
+      if (typeof matched?.path === 'string') RequestTracer.setRoute(xray, (req.baseUrl ?? '') + matched.path)
     }
     tracer.run(xray, next)
   }

@@ -29,7 +29,7 @@ export function xrayMiddleware (options?: XrayKoaOptions): Middleware {
       throw err // Koa's own error handling still runs
     } finally {
       // set by @koa/router (and koa-router) when a route matched
-      tracer.setRoute(handle, (ctx as { _matchedRoute?: unknown })._matchedRoute)
+      RequestTracer.setRoute(handle, (ctx as { _matchedRoute?: unknown })._matchedRoute)
     }
   }
 }
