@@ -42,10 +42,7 @@ export function captureHTTPClients (recorder: Recorder = xrayRecorder): void {
   httpsModule.request = wrap(httpsRequest, 'https:') as RequestFn
   httpsModule.get = function get (this: unknown, ...args: unknown[]) { const req = (httpsModule.request as Function).apply(this, args); req.end(); return req } as RequestFn
   syncBuiltinESMExports()
-  diagnostics.subscribe('undici:request:create', onFetchCreate)
-  diagnostics.subscribe('undici:request:headers', onFetchHeaders)
-  diagnostics.subscribe('undici:request:trailers', onFetchDone)
-  diagnostics.subscribe('undici:request:error', onFetchError)
+  for (const [channel, handler] of fetchChannels()) diagnostics.subscribe(channel, handler)
 }
 
 /** Undoes {@link captureHTTPClients}. */
@@ -58,10 +55,17 @@ export function releaseHTTPClients (): void {
   httpOriginals = null
   active = null
   syncBuiltinESMExports()
-  diagnostics.unsubscribe('undici:request:create', onFetchCreate)
-  diagnostics.unsubscribe('undici:request:headers', onFetchHeaders)
-  diagnostics.unsubscribe('undici:request:trailers', onFetchDone)
-  diagnostics.unsubscribe('undici:request:error', onFetchError)
+  for (const [channel, handler] of fetchChannels()) diagnostics.unsubscribe(channel, handler)
+}
+
+// The diagnostics channels of undici, which runs Node's global fetch.
+function fetchChannels (): Array<[string, (message: unknown) => void]> {
+  return [
+    ['undici:request:create', onFetchCreate],
+    ['undici:request:headers', onFetchHeaders],
+    ['undici:request:trailers', onFetchDone],
+    ['undici:request:error', onFetchError]
+  ]
 }
 
 /** @internal Whether outgoing calls are being captured (unsampled requests then keep their trace id in context). */
