@@ -264,19 +264,16 @@ export class Recorder implements SegmentSink {
 
   /** @internal */
   segmentClosed (segment: Segment): void {
-    let doc = serializeSegment(segment, true)
-    if (!fits(doc)) {
-      const children = segment.subsegments
-      segment.subsegments = null
-      if (children !== null) for (const sub of children) this.sendIndependent(sub)
-      doc = serializeSegment(segment, true)
-      if (!fits(doc)) {
-        const trimmed = this.trim(segment, () => serializeSegment(segment, true))
-        if (trimmed === null) return
-        doc = trimmed
-      }
-    }
-    this.emit(doc)
+    const doc = serializeSegment(segment, true)
+    if (fits(doc)) { this.emit(doc); return }
+    // Too large: the segment goes first, on its own, then its subtrees as independent
+    // subsegments, so a burst that meets a full queue never costs the trace its root.
+    const children = segment.subsegments
+    segment.subsegments = null
+    const alone = serializeSegment(segment, true)
+    const sent = fits(alone) ? alone : this.trim(segment, () => serializeSegment(segment, true))
+    if (sent !== null) this.emit(sent)
+    if (children !== null) for (const sub of children) this.sendIndependent(sub)
   }
 
   /** @internal A subsegment closed: stream it when the tree is large or its parent already went out. */
@@ -294,19 +291,15 @@ export class Recorder implements SegmentSink {
   }
 
   private sendIndependent (sub: Subsegment): void {
-    let doc = serializeSubsegment(sub, true, true)
-    if (!fits(doc)) {
-      const children = sub.subsegments
-      sub.subsegments = null
-      if (children !== null) for (const child of children) this.sendIndependent(child)
-      doc = serializeSubsegment(sub, true, true)
-      if (!fits(doc)) {
-        const trimmed = this.trim(sub, () => serializeSubsegment(sub, true, true))
-        if (trimmed === null) return
-        doc = trimmed
-      }
-    }
-    this.emit(doc)
+    const doc = serializeSubsegment(sub, true, true)
+    if (fits(doc)) { this.emit(doc); return }
+    // parent first, then its subtrees, as for a segment
+    const children = sub.subsegments
+    sub.subsegments = null
+    const alone = serializeSubsegment(sub, true, true)
+    const sent = fits(alone) ? alone : this.trim(sub, () => serializeSubsegment(sub, true, true))
+    if (sent !== null) this.emit(sent)
+    if (children !== null) for (const child of children) this.sendIndependent(child)
   }
 
   /** Removes metadata, then stack frames, then annotations, then shortens SQL and drops `aws`, until the document fits; marks what went. */
