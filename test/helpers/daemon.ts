@@ -11,44 +11,29 @@ export interface Datagram {
 }
 
 /**
- * A stand-in for the X-Ray daemon: a UDP socket on loopback port 0 that keeps every
- * datagram it receives, split at the first newline as the daemon splits it.
+ * Datagrams as the daemon would receive them, split at the first newline as the daemon
+ * splits them, and a way to wait until enough arrived. The daemons below feed it.
  */
-export class TestDaemon {
+export class DatagramLog {
   readonly datagrams: Datagram[] = []
   private waiters: Array<{ test: () => boolean, resolve: () => void }> = []
 
-  private constructor (private readonly socket: dgram.Socket) {
-    socket.on('message', (raw) => {
-      const nl = raw.indexOf(0x0a)
-      const header = nl < 0 ? raw.toString('utf8') : raw.subarray(0, nl).toString('utf8')
-      const body = nl < 0 ? '' : raw.subarray(nl + 1).toString('utf8')
-      let document: Record<string, any> | undefined
-      try { document = JSON.parse(body) } catch { document = undefined }
-      this.datagrams.push({ raw, header, body, document })
-      this.waiters = this.waiters.filter(w => {
-        if (!w.test()) return true
-        w.resolve()
-        return false
-      })
+  protected record (raw: Buffer): void {
+    const nl = raw.indexOf(0x0a)
+    const header = nl < 0 ? raw.toString('utf8') : raw.subarray(0, nl).toString('utf8')
+    const body = nl < 0 ? '' : raw.subarray(nl + 1).toString('utf8')
+    let document: Record<string, any> | undefined
+    try { document = JSON.parse(body) } catch { document = undefined }
+    this.datagrams.push({ raw, header, body, document })
+  }
+
+  /** Resolves the waiters whose condition now holds; call after recording a batch. */
+  protected settle (): void {
+    this.waiters = this.waiters.filter(w => {
+      if (!w.test()) return true
+      w.resolve()
+      return false
     })
-  }
-
-  static async start (): Promise<TestDaemon> {
-    const socket = dgram.createSocket('udp4')
-    // a large receive buffer so bursts in load tests are not dropped by the kernel
-    await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve))
-    try { socket.setRecvBufferSize(16 * 1024 * 1024) } catch { /* the kernel may cap it */ }
-    return new TestDaemon(socket)
-  }
-
-  get port (): number {
-    return (this.socket.address() as AddressInfo).port
-  }
-
-  /** `127.0.0.1:<port>`, for `daemonAddress` or `AWS_XRAY_DAEMON_ADDRESS`. */
-  get address (): string {
-    return `127.0.0.1:${this.port}`
   }
 
   /** Every parsed document received so far. */
@@ -81,6 +66,34 @@ export class TestDaemon {
 
   clear (): void {
     this.datagrams.length = 0
+  }
+}
+
+/** A stand-in for the X-Ray daemon: a UDP socket on loopback port 0 that keeps every datagram. */
+export class TestDaemon extends DatagramLog {
+  private constructor (private readonly socket: dgram.Socket) {
+    super()
+    socket.on('message', (raw) => {
+      this.record(raw)
+      this.settle()
+    })
+  }
+
+  static async start (): Promise<TestDaemon> {
+    const socket = dgram.createSocket('udp4')
+    await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve))
+    // a large receive buffer so bursts in load tests are not dropped by the kernel
+    try { socket.setRecvBufferSize(16 * 1024 * 1024) } catch { /* the kernel may cap it */ }
+    return new TestDaemon(socket)
+  }
+
+  get port (): number {
+    return (this.socket.address() as AddressInfo).port
+  }
+
+  /** `127.0.0.1:<port>`, for `daemonAddress` or `AWS_XRAY_DAEMON_ADDRESS`. */
+  get address (): string {
+    return `127.0.0.1:${this.port}`
   }
 
   close (): Promise<void> {

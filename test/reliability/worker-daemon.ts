@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads'
+import { DatagramLog } from '../helpers/daemon'
 
 /**
  * A daemon stand-in whose socket is read on a worker thread, so a burst of thousands of
@@ -23,23 +24,13 @@ socket.bind(0, '127.0.0.1', () => {
 parentPort.on('message', (m) => { if (m === 'close') socket.close(() => parentPort.close()) })
 `
 
-export interface ThreadDatagram { raw: Buffer, document: Record<string, any> | undefined }
-
-export class ThreadDaemon {
-  readonly datagrams: ThreadDatagram[] = []
-  private waiters: Array<{ test: () => boolean, resolve: () => void }> = []
-
+export class ThreadDaemon extends DatagramLog {
   private constructor (private readonly worker: Worker, readonly port: number) {
+    super()
     worker.on('message', (msg: unknown) => {
       if (!Array.isArray(msg)) return
-      for (const bytes of msg as Uint8Array[]) {
-        const raw = Buffer.from(bytes)
-        const nl = raw.indexOf(0x0a)
-        let document: Record<string, any> | undefined
-        try { document = JSON.parse(raw.subarray(nl + 1).toString('utf8')) } catch { document = undefined }
-        this.datagrams.push({ raw, document })
-      }
-      this.waiters = this.waiters.filter(w => { if (!w.test()) return true; w.resolve(); return false })
+      for (const bytes of msg as Uint8Array[]) this.record(Buffer.from(bytes))
+      this.settle()
     })
   }
 
@@ -52,28 +43,6 @@ export class ThreadDaemon {
   }
 
   get address (): string { return `127.0.0.1:${this.port}` }
-
-  get documents (): Array<Record<string, any>> {
-    return this.datagrams.flatMap(d => d.document === undefined ? [] : [d.document])
-  }
-
-  get segments (): Array<Record<string, any>> {
-    return this.documents.filter(d => d.type !== 'subsegment')
-  }
-
-  until (test: () => boolean, timeoutMs = 10000): Promise<void> {
-    if (test()) return Promise.resolve()
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter(w => w.resolve !== done)
-        reject(new Error(`timed out after ${timeoutMs} ms; ${this.datagrams.length} datagrams arrived`))
-      }, timeoutMs)
-      const done = (): void => { clearTimeout(timer); resolve() }
-      this.waiters.push({ test, resolve: done })
-    })
-  }
-
-  clear (): void { this.datagrams.length = 0 }
 
   async close (): Promise<void> {
     const exited = new Promise<void>(resolve => this.worker.once('exit', () => resolve()))

@@ -154,7 +154,7 @@ export class UdpEmitter implements Emitter {
   }
 
   private dropPending (): void {
-    for (let i = 0; i < this.pending.length; i++) this.stats.dropped++
+    this.stats.dropped += this.pending.length
     this.pending = []
     this.wake()
   }

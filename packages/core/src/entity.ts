@@ -206,15 +206,11 @@ export abstract class Entity {
 
   /** @internal Records the cause without touching the flags (HTTP status decides those). */
   attachCause (err: unknown, remote = false): void {
-    if (this.cause !== null && typeof err === 'object' && err !== null) {
-      // the same error twice on one entity is recorded once
-      const existing = this.cause
-      const c = buildCause(err, this.segment.traceId, remote, this.segment.maxStackFrames, this.segment.workingDirectory)
-      if (typeof c === 'string' && typeof existing === 'object' && existing.exceptions.some(e => e.id === c)) return
-      this.cause = c
-      return
-    }
-    this.cause = buildCause(err, this.segment.traceId, remote, this.segment.maxStackFrames, this.segment.workingDirectory)
+    const cause = buildCause(err, this.segment.traceId, remote, this.segment.maxStackFrames, this.segment.workingDirectory)
+    // the same error twice on one entity is recorded once
+    const existing = this.cause
+    if (typeof cause === 'string' && existing !== null && typeof existing === 'object' && existing.exceptions.some(e => e.id === cause)) return
+    this.cause = cause
   }
 
   addErrorFlag (): this { this.error = true; return this }

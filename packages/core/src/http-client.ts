@@ -7,6 +7,8 @@ import type { Recorder } from './recorder'
 import { noopSubsegment, xrayRecorder } from './recorder'
 import type { Segment } from './segment'
 import { Subsegment } from './subsegment'
+import { truncateChars } from './text'
+import { TraceHeader } from './trace-header'
 
 type RequestFn = typeof http.request
 // The CommonJS module objects, patched in place (they are mutable; ESM namespaces are
@@ -88,16 +90,12 @@ function currentEntity (): Entity | undefined {
  * this service is sent to be one.
  */
 export function unsampledHeader (segment: Segment): string {
-  let header = 'Root=' + segment.traceId + ';Sampled=0'
-  for (const [key, value] of segment.incomingExtra) header += ';' + key + '=' + value
-  return header
+  return new TraceHeader(segment.traceId, null, '0', segment.incomingExtra).toString()
 }
 
 /** @internal `X-Amzn-Trace-Id` for a call made by `sub`, with the fields that arrived with the trace. */
 export function outgoingHeader (sub: Subsegment): string {
-  let header = 'Root=' + sub.root.traceId + ';Parent=' + sub.id + ';Sampled=1'
-  for (const [key, value] of sub.root.incomingExtra) header += ';' + key + '=' + value
-  return header
+  return new TraceHeader(sub.root.traceId, sub.id, '1', sub.root.incomingExtra).toString()
 }
 
 function hasTraceHeader (headers: unknown): boolean {
@@ -112,7 +110,7 @@ function startCall (parent: Entity, protocol: string, host: string, port: string
   const defaultPort = protocol === 'https:' ? '443' : '80'
   const hostPart = port === undefined || port === null || String(port) === '' || String(port) === defaultPort ? host : `${host}:${port}`
   const url = protocol + '//' + hostPart + (q < 0 ? path : path.slice(0, q))
-  sub.http = { request: { method: method.toUpperCase(), url: url.length > 250 ? url.slice(0, 250) : url } }
+  sub.http = { request: { method: method.toUpperCase(), url: truncateChars(url, 250) } }
   return sub
 }
 

@@ -45,11 +45,6 @@ export class OnceLogger {
     if (this.first(kind)) this.log.warn({ kind, ...fields }, msg)
   }
 
-  /** How many times a kind was reported, the first included. */
-  count (kind: string): number {
-    return this.seen.get(kind) ?? 0
-  }
-
   private first (kind: string): boolean {
     const n = this.seen.get(kind) ?? 0
     this.seen.set(kind, n + 1)

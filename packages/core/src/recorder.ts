@@ -305,35 +305,36 @@ export class Recorder implements SegmentSink {
   /** Removes metadata, then stack frames, then annotations, then shortens SQL and drops `aws`, until the document fits; marks what went. */
   private trim (entity: Entity, serialize: () => string): string | null {
     const removed: string[] = []
-    const mark = (): void => {
+    // each step removes or shortens one part and says whether it changed anything
+    const steps: Array<[string, () => boolean]> = [
+      ['metadata', () => entity.metadata !== null],
+      ['stack', () => {
+        if (entity.cause === null || typeof entity.cause !== 'object') return false
+        for (const ex of entity.cause.exceptions) {
+          if (ex.stack !== undefined) { ex.truncated = (ex.truncated ?? 0) + ex.stack.length; ex.stack = undefined }
+        }
+        return true
+      }],
+      ['annotations', () => { const had = entity.annotations !== null; entity.annotations = null; return had }],
+      ['sql', () => {
+        if (!(entity instanceof Subsegment) || entity.sql === null) return false
+        // a huge query text: keep its beginning
+        const sql = entity.sql as Record<string, string>
+        for (const key of Object.keys(sql)) sql[key] = truncateChars(sql[key], 1000)
+        return true
+      }],
+      ['aws', () => { const had = entity.aws !== null; entity.aws = null; return had }]
+    ]
+    let doc: string | null = null
+    for (const [part, apply] of steps) {
+      if (doc !== null && fits(doc)) break
+      if (!apply()) continue
+      removed.push(part)
+      // the mark replaces the metadata, which is the first thing to go
       entity.metadata = new Map([['xraykit', new Map([['trimmed', JSON.stringify(removed)]])]])
-    }
-    if (entity.metadata !== null) { removed.push('metadata'); mark() }
-    let doc = serialize()
-    if (!fits(doc) && entity.cause !== null && typeof entity.cause === 'object') {
-      for (const ex of entity.cause.exceptions) {
-        if (ex.stack !== undefined) { ex.truncated = (ex.truncated ?? 0) + ex.stack.length; ex.stack = undefined }
-      }
-      removed.push('stack'); mark()
       doc = serialize()
     }
-    if (!fits(doc) && entity.annotations !== null) {
-      entity.annotations = null
-      removed.push('annotations'); mark()
-      doc = serialize()
-    }
-    if (!fits(doc) && entity instanceof Subsegment && entity.sql !== null) {
-      // a huge query text: keep its beginning
-      const sql = entity.sql as Record<string, string>
-      for (const key of Object.keys(sql)) sql[key] = truncateChars(sql[key], 1000)
-      removed.push('sql'); mark()
-      doc = serialize()
-    }
-    if (!fits(doc) && entity.aws !== null) {
-      entity.aws = null
-      removed.push('aws'); mark()
-      doc = serialize()
-    }
+    doc ??= serialize()
     this.debug({ id: entity.id, name: entity.name, removed }, 'document over 64 kB; trimmed')
     if (fits(doc)) return doc
     this.once.error('oversize', { id: entity.id, name: entity.name }, 'a document stayed over 64 kB after trimming and was dropped')

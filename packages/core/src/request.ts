@@ -8,6 +8,7 @@ import { capturingHTTPClients } from './http-client'
 import { Segment } from './segment'
 import { sanitizeName } from './entity'
 import { kRequestState } from './symbols'
+import { truncateChars } from './text'
 import { TraceHeader } from './trace-header'
 import { newTraceId } from './ids'
 
@@ -64,7 +65,7 @@ export function redactQuery (url: string, names: ReadonlySet<string>): string {
 }
 
 const MAX_FIELD = 250
-const clip = (s: string): string => s.length > MAX_FIELD ? s.slice(0, MAX_FIELD) : s
+const clip = (s: string): string => truncateChars(s, MAX_FIELD)
 
 interface TracedResponse extends ServerResponse { [kRequestState]?: RequestState }
 
