@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const require = createRequire(import.meta.url)
-for (const pkg of ['core', 'express', 'koa', 'fastify']) {
+for (const pkg of ['core', 'express', 'koa', 'fastify', 'aws', 'sql']) {
   const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'packages', pkg)
   const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))
   for (const entry of Object.values(manifest.exports)) {
