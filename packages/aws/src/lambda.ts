@@ -1,0 +1,157 @@
+import { ErrorCodes, Recorder, Segment, TraceHeader, XrayOptionsError, xrayRecorder } from '@xraykit/core'
+import type { AnnotationValue, Context, Entity } from '@xraykit/core'
+import { loggerOf, logOnce, markSent, setIncomingExtra } from './internals'
+
+/**
+ * The segment AWS Lambda opens for an invocation, as seen from inside the function: built
+ * from `_X_AMZN_TRACE_ID`, its id is the header's `Parent`. Lambda sends the real segment,
+ * so this one is never sent; subsegments under it go out as independent subsegments as
+ * they close. It is read-only: annotations, metadata, errors, flags, `setUser` and
+ * `close` are ignored (with a debug log). Add them to a subsegment instead.
+ */
+export class LambdaFacadeSegment extends Segment {
+  /** The `_X_AMZN_TRACE_ID` value this facade was built from. */
+  readonly traceHeader: string
+  private readonly recorder: Recorder
+
+  /** @internal */
+  constructor (recorder: Recorder, traceHeader: string, header: TraceHeader | null) {
+    super('lambda-facade', recorder, header?.root ?? null, null, header !== null && header.sampled === '1')
+    this.recorder = recorder
+    this.traceHeader = traceHeader
+    if (header !== null) {
+      // Subsegments name it as their parent_id: it must be the id Lambda gave its segment.
+      Object.defineProperty(this, 'id', { value: header.parent, enumerable: true })
+      if (header.extra.length > 0) setIncomingExtra(this, header.extra)
+    }
+    // Lambda owns the segment: as far as xraykit is concerned it was sent already, so each
+    // child is sent on its own as it closes and the facade never holds finished work.
+    markSent(this)
+  }
+
+  private refuse (method: string): this {
+    loggerOf(this.recorder).debug({ method, traceId: this.traceId }, 'the Lambda facade segment is read-only; use a subsegment')
+    return this
+  }
+
+  override putAnnotation (_key: string, _value: AnnotationValue): this { return this.refuse('putAnnotation') }
+  override putMetadata (_key: string, _value: unknown, _namespace?: string): this { return this.refuse('putMetadata') }
+  override addError (_err: unknown, _remote?: boolean): this { return this.refuse('addError') }
+  override addErrorFlag (): this { return this.refuse('addErrorFlag') }
+  override addFaultFlag (): this { return this.refuse('addFaultFlag') }
+  override addThrottleFlag (): this { return this.refuse('addThrottleFlag') }
+  override setUser (_user: string): this { return this.refuse('setUser') }
+  override close (_err?: unknown): void { this.refuse('close') }
+}
+
+/**
+ * The async context used inside AWS Lambda: whatever the wrapped context holds, and when
+ * it holds nothing, the facade segment of the current invocation (rebuilt whenever
+ * `_X_AMZN_TRACE_ID` changes). Installed by {@link enableLambda}.
+ */
+export class LambdaContext implements Context {
+  /** The context this one wraps. */
+  readonly inner: Context
+  private readonly recorder: Recorder
+  private lastHeader: string | undefined | null = null
+  private lastFacade: LambdaFacadeSegment | undefined = undefined
+
+  constructor (inner: Context, recorder: Recorder) {
+    this.inner = inner
+    this.recorder = recorder
+  }
+
+  get (): Entity | undefined {
+    return this.inner.get() ?? this.facade()
+  }
+
+  run<R> (entity: Entity, fn: () => R): R {
+    return this.inner.run(entity, fn)
+  }
+
+  enterWith (entity: Entity | undefined): void {
+    this.inner.enterWith(entity)
+  }
+
+  /**
+   * The current invocation's facade. A missing or malformed `_X_AMZN_TRACE_ID` gives an
+   * unsampled facade (nothing is sent; downstream calls carry `Sampled=0`) and one log line.
+   */
+  facade (): LambdaFacadeSegment {
+    const value = process.env._X_AMZN_TRACE_ID
+    if (value === this.lastHeader && this.lastFacade !== undefined) return this.lastFacade
+    this.lastHeader = value
+    const header = TraceHeader.parse(value)
+    const valid = header.root !== null && header.parent !== null
+    if (!valid) {
+      logOnce(this.recorder, 'warn', 'lambda-trace-header', { value: typeof value === 'string' ? value.slice(0, 256) : null },
+        '_X_AMZN_TRACE_ID is missing or has no valid Root and Parent; this invocation is not traced')
+    }
+    this.lastFacade = new LambdaFacadeSegment(this.recorder, value ?? '', valid ? header : null)
+    return this.lastFacade
+  }
+}
+
+function checkRecorder (recorder: unknown, fn: string): Recorder {
+  if (!(recorder instanceof Recorder)) throw new XrayOptionsError(ErrorCodes.OPT_RECORDER, `${fn}: recorder must be a Recorder, got ${recorder === null ? 'null' : typeof recorder}`)
+  return recorder
+}
+
+/**
+ * Switches `recorder` to Lambda mode when running in AWS Lambda (`LAMBDA_TASK_ROOT` is
+ * set): its context falls back to the invocation's facade segment, so `captureAsync`,
+ * `captureAWSClient` and `captureHTTPClients` record under the segment Lambda opened.
+ * Documents go to `AWS_XRAY_DAEMON_ADDRESS`, which Lambda sets. Returns whether Lambda
+ * mode is on; outside Lambda it changes nothing. Idempotent.
+ */
+export function enableLambda (recorder: Recorder = xrayRecorder): boolean {
+  checkRecorder(recorder, 'enableLambda')
+  const root = process.env.LAMBDA_TASK_ROOT
+  if (root === undefined || root === '') return false
+  const current = recorder.context
+  if (current instanceof LambdaContext) return true
+  recorder.configure({ context: new LambdaContext(current, recorder) })
+  return true
+}
+
+/** Options of {@link captureLambdaHandler}. */
+export interface CaptureLambdaHandlerOptions {
+  /** Default `xrayRecorder`. */
+  recorder?: Recorder
+}
+
+/**
+ * Wraps a Lambda handler so each invocation runs with its own facade segment in async
+ * context: work the handler leaves running (timers, unawaited promises) stays under its
+ * invocation even after the next one starts. When the handler's promise settles, the
+ * documents in flight are flushed before Lambda freezes the process. Outside Lambda the
+ * handler runs unchanged.
+ *
+ * ```ts
+ * export const handler = captureLambdaHandler(async (event) => { ... })
+ * ```
+ */
+export function captureLambdaHandler<H extends (...args: never[]) => unknown> (handler: H, options: CaptureLambdaHandlerOptions = {}): H {
+  if (typeof handler !== 'function') throw new XrayOptionsError(ErrorCodes.OPTIONS, `captureLambdaHandler(handler): handler must be a function, got ${handler === null ? 'null' : typeof handler}`)
+  if (options === null || typeof options !== 'object') throw new XrayOptionsError(ErrorCodes.OPTIONS, `captureLambdaHandler: options must be an object, got ${options === null ? 'null' : typeof options}`)
+  for (const key of Object.keys(options)) {
+    if (key !== 'recorder') throw new XrayOptionsError(ErrorCodes.OPTIONS, `captureLambdaHandler: unknown option "${key}"; known options: recorder`)
+  }
+  const recorder = checkRecorder(options.recorder ?? xrayRecorder, 'captureLambdaHandler')
+  const call = handler as unknown as (...args: unknown[]) => unknown
+  const wrapped = function (this: unknown, ...args: unknown[]): unknown {
+    if (!enableLambda(recorder)) return call.apply(this, args)
+    const context = recorder.context as LambdaContext
+    const result = context.run(context.facade(), () => call.apply(this, args))
+    if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+      const flush = (): Promise<void> => recorder.flush().catch(() => {})
+      return (result as Promise<unknown>).then(
+        async (value) => { await flush(); return value },
+        async (err) => { await flush(); throw err }
+      )
+    }
+    return result
+  }
+  Object.defineProperty(wrapped, 'name', { value: handler.name })
+  return wrapped as unknown as H
+}

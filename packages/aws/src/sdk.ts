@@ -1,0 +1,229 @@
+import { ErrorCodes, Recorder, Subsegment, TraceHeader, XrayOptionsError, xrayRecorder } from '@xraykit/core'
+import type { Entity } from '@xraykit/core'
+import { contextMissing, incomingExtra, logOnce, setAws } from './internals'
+import { requestFields, responseFields } from './services'
+
+/** The arguments of a build-step handler of an AWS SDK v3 client (structural: no SDK types needed). */
+export interface AwsBuildArgs {
+  input: object
+  request: unknown
+}
+
+/** What a build-step handler resolves to. */
+export interface AwsBuildOutput {
+  output: object
+  response: unknown
+}
+
+/** The part of a command's execution context this package reads. */
+export interface AwsHandlerContext {
+  commandName?: string
+  clientName?: string
+}
+
+/** A build-step handler. */
+export type AwsBuildHandler = (args: AwsBuildArgs) => Promise<AwsBuildOutput>
+
+/** A build-step middleware, as `client.middlewareStack.add` takes it. */
+export type AwsBuildMiddleware = (next: AwsBuildHandler, context: AwsHandlerContext) => AwsBuildHandler
+
+/** Where the middleware goes in the stack. */
+export interface AwsBuildMiddlewareOptions {
+  step: 'build'
+  name: string
+  priority?: 'high' | 'normal' | 'low'
+  tags?: string[]
+}
+
+/** The part of an AWS SDK v3 middleware stack this package uses. */
+export interface AwsMiddlewareStackLike {
+  add (middleware: AwsBuildMiddleware, options: AwsBuildMiddlewareOptions): void
+  remove (toRemove: string): boolean
+}
+
+/** Any AWS SDK for JavaScript v3 client: `new DynamoDBClient(...)`, `new S3Client(...)`, ... */
+export interface AwsClientLike {
+  middlewareStack: AwsMiddlewareStackLike
+  config: object
+}
+
+/** Options of {@link captureAWSClient}. */
+export interface CaptureAWSClientOptions {
+  /** The recorder whose current segment the calls are recorded under. Default `xrayRecorder`. */
+  recorder?: Recorder
+}
+
+const MIDDLEWARE_NAME = 'xraykitCaptureAWSClient'
+const KNOWN_OPTIONS = new Set(['recorder'])
+
+// Error names the AWS SDKs use for throttling (the v3 retry strategy's list, plus SlowDown
+// and ProvisionedThroughputExceededException, which it retries as throttles too).
+const THROTTLE_NAMES = new Set([
+  'ThrottlingException', 'Throttling', 'ThrottledException', 'RequestThrottledException', 'TooManyRequestsException',
+  'ProvisionedThroughputExceededException', 'TransactionInProgressException', 'RequestLimitExceeded',
+  'BandwidthLimitExceeded', 'LimitExceededException', 'RequestThrottled', 'SlowDown', 'PriorRequestNotComplete',
+  'EC2ThrottledException', 'RequestThrottledException'
+])
+
+interface HttpMessageLike { statusCode?: unknown, headers?: unknown }
+interface SdkMetadata { httpStatusCode?: unknown, requestId?: unknown, extendedRequestId?: unknown, attempts?: unknown }
+
+function describe (v: unknown): string {
+  if (v === null) return 'null'
+  if (typeof v === 'object') return Array.isArray(v) ? 'an array' : 'an object without middlewareStack.add/remove'
+  return typeof v
+}
+
+/**
+ * Records every call of an AWS SDK for JavaScript v3 client as an `aws` subsegment of the
+ * current segment or subsegment, named after the service (`DynamoDB`, `S3`, ...), with the
+ * operation, region, request id, retries, the service's identifying parameters (table,
+ * bucket and key, queue URL, ...), the HTTP status and error/throttle/fault flags. Each
+ * request carries `X-Amzn-Trace-Id` (SigV4 leaves that header unsigned). Calling it again
+ * on the same client changes nothing but the recorder. Returns the client.
+ *
+ * ```ts
+ * const ddb = captureAWSClient(new DynamoDBClient({}))
+ * ```
+ */
+export function captureAWSClient<T extends AwsClientLike> (client: T, options: CaptureAWSClientOptions = {}): T {
+  const stack = (client as Partial<AwsClientLike> | null)?.middlewareStack
+  if (stack === null || typeof stack !== 'object' || typeof stack.add !== 'function' || typeof stack.remove !== 'function') {
+    throw new XrayOptionsError(ErrorCodes.OPTIONS, `captureAWSClient(client): client must be an AWS SDK v3 client (with middlewareStack), got ${describe(client)}`)
+  }
+  if (options === null || typeof options !== 'object') throw new XrayOptionsError(ErrorCodes.OPTIONS, `captureAWSClient(client, options): options must be an object, got ${describe(options)}`)
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) throw new XrayOptionsError(ErrorCodes.OPTIONS, `captureAWSClient: unknown option "${key}"; known options: recorder`)
+  }
+  const recorder = options.recorder ?? xrayRecorder
+  if (!(recorder instanceof Recorder)) throw new XrayOptionsError(ErrorCodes.OPT_RECORDER, `captureAWSClient: recorder must be a Recorder, got ${describe(recorder)}`)
+  // remove-then-add keeps one middleware however often the client is captured
+  stack.remove(MIDDLEWARE_NAME)
+  // The build step runs once per call, around the retry strategy (finalizeRequest), so one
+  // subsegment covers every attempt; the header set here is on the request when it is signed.
+  stack.add(awsTracingMiddleware(client.config, recorder), { step: 'build', name: MIDDLEWARE_NAME, priority: 'low', tags: ['XRAY'] })
+  return client
+}
+
+function currentEntity (recorder: Recorder): Entity | undefined {
+  try { return recorder.getEntity() } catch { return undefined }
+}
+
+function awsTracingMiddleware (config: object, recorder: Recorder): AwsBuildMiddleware {
+  const region = regionResolver(config)
+  const serviceIdOf = (context: AwsHandlerContext): string => {
+    const id = (config as { serviceId?: unknown }).serviceId
+    if (typeof id === 'string' && id.length > 0) return id
+    return (context.clientName ?? 'AWS').replace(/Client$/, '')
+  }
+  return function xraykitAwsMiddleware (next, context) {
+    return async function xraykitAwsCall (args) {
+      const parent = currentEntity(recorder)
+      if (parent === undefined) {
+        contextMissing(recorder, 'captureAWSClient', (err) => logOnce(recorder, 'error', 'aws-context-missing-threw', { err }, 'the context-missing strategy threw during an AWS SDK call; the call went on untraced'))
+        return await next(args)
+      }
+      let sub: Subsegment | null = null
+      let service = ''
+      try {
+        const segment = parent.segment
+        if (!segment.sampled) {
+          setTraceHeader(args.request, new TraceHeader(segment.traceId, null, '0', incomingExtra(segment)).toString())
+        } else {
+          service = serviceIdOf(context)
+          sub = new Subsegment(service, parent)
+          sub.namespace = 'aws'
+          setTraceHeader(args.request, new TraceHeader(segment.traceId, sub.id, '1', incomingExtra(segment)).toString())
+        }
+      } catch (err) {
+        logOnce(recorder, 'error', 'aws-begin-threw', { err }, 'recording an AWS SDK call failed; the call went on untraced')
+      }
+      if (sub === null) return await next(args)
+      let result: AwsBuildOutput
+      try {
+        result = await next(args)
+      } catch (err) {
+        await finish(sub, service, context, args, undefined, err, region)
+        throw err
+      }
+      await finish(sub, service, context, args, result, undefined, region)
+      return result
+    }
+  }
+
+  async function finish (sub: Subsegment, service: string, context: AwsHandlerContext, args: AwsBuildArgs,
+    result: AwsBuildOutput | undefined, err: unknown, regionOf: () => Promise<string | null>): Promise<void> {
+    try {
+      const aws: Record<string, unknown> = { operation: (context.commandName ?? 'Unknown').replace(/Command$/, '') }
+      const r = await regionOf()
+      if (r !== null) aws.region = r
+      const failure = err !== null && typeof err === 'object' ? err as { name?: unknown, $metadata?: SdkMetadata, $response?: HttpMessageLike, $retryable?: { throttling?: unknown } } : undefined
+      const metadata: SdkMetadata | undefined = (result?.output as { $metadata?: SdkMetadata } | undefined)?.$metadata ?? failure?.$metadata
+      const response = (result?.response ?? failure?.$response) as HttpMessageLike | undefined
+      const headers = response !== undefined && response !== null && typeof response.headers === 'object' && response.headers !== null
+        ? response.headers as Record<string, unknown>
+        : {}
+      const requestId = metadata?.requestId ?? headers['x-amzn-requestid'] ?? headers['x-amz-request-id']
+      if (typeof requestId === 'string' && requestId !== '') aws.request_id = requestId
+      const id2 = metadata?.extendedRequestId ?? headers['x-amz-id-2']
+      if (typeof id2 === 'string' && id2 !== '') aws.id_2 = id2
+      if (Number.isInteger(metadata?.attempts) && (metadata!.attempts as number) >= 1) aws.retries = (metadata!.attempts as number) - 1
+      requestFields(service, args.input, aws)
+      if (result !== undefined) responseFields(service, result.output, aws)
+      setAws(sub, aws)
+
+      const status = Number.isInteger(response?.statusCode) ? response!.statusCode as number : Number.isInteger(metadata?.httpStatusCode) ? metadata!.httpStatusCode as number : null
+      if (status !== null) {
+        const length = headers['content-length']
+        const contentLength = typeof length === 'string' && /^\d{1,15}$/.test(length) ? Number(length) : undefined
+        sub.setHttp({ response: contentLength === undefined ? { status } : { status, content_length: contentLength } })
+      }
+      if (failure !== undefined || err !== undefined) {
+        sub.addError(err, true)
+        // addError marks a fault; the status and error name decide the flags instead
+        sub.fault = false
+        const name = failure?.name
+        if (status === 429 || (typeof name === 'string' && THROTTLE_NAMES.has(name)) || failure?.$retryable?.throttling === true) {
+          sub.throttle = true
+          sub.error = true
+        } else if (status !== null && status >= 400 && status < 500) {
+          sub.error = true
+        } else {
+          // 5xx, or no response at all (connection refused, timeout, unreadable response)
+          sub.fault = true
+        }
+      } else if (status !== null) {
+        if (status === 429) { sub.throttle = true; sub.error = true } else if (status >= 500) sub.fault = true
+        else if (status >= 400) sub.error = true
+      }
+    } catch (e) {
+      logOnce(recorder, 'error', 'aws-record-threw', { err: e }, 'recording the outcome of an AWS SDK call failed')
+    }
+    try { sub.close() } catch { /* never fail the call */ }
+  }
+}
+
+// The client's region provider is memoised by the SDK; it is asked once per client here.
+function regionResolver (config: object): () => Promise<string | null> {
+  let cached: Promise<string | null> | null = null
+  return async () => {
+    cached ??= (async () => {
+      const region = (config as { region?: unknown }).region
+      try {
+        const value = typeof region === 'function' ? await (region as () => unknown)() : region
+        return typeof value === 'string' && value !== '' ? value : null
+      } catch {
+        return null
+      }
+    })()
+    return await cached
+  }
+}
+
+function setTraceHeader (request: unknown, value: string): void {
+  const headers = (request as { headers?: unknown } | null)?.headers
+  if (headers === null || typeof headers !== 'object') return
+  const h = headers as Record<string, string>
+  for (const key of Object.keys(h)) if (key.toLowerCase() === 'x-amzn-trace-id') delete h[key]
+  h['X-Amzn-Trace-Id'] = value
+}
