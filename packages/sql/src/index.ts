@@ -1,0 +1,5 @@
+export { capturePostgres, releasePostgres } from './postgres'
+export type { PostgresModule } from './postgres'
+export { captureMySQL, releaseMySQL } from './mysql'
+export type { MySQLModule } from './mysql'
+export type { SqlCaptureOptions } from './query'
