@@ -79,9 +79,13 @@ export class TestDaemon extends DatagramLog {
     })
   }
 
-  static async start (): Promise<TestDaemon> {
+  /** Binds loopback port 0, or the given port (to stand in again for a daemon that went away). */
+  static async start (port = 0): Promise<TestDaemon> {
     const socket = dgram.createSocket('udp4')
-    await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve))
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject)
+      socket.bind(port, '127.0.0.1', () => { socket.off('error', reject); resolve() })
+    })
     // a large receive buffer so bursts in load tests are not dropped by the kernel
     try { socket.setRecvBufferSize(16 * 1024 * 1024) } catch { /* the kernel may cap it */ }
     return new TestDaemon(socket)

@@ -2,6 +2,7 @@ import * as dgram from 'node:dgram'
 import { isIPv6 } from 'node:net'
 import type { Logger } from './logger'
 import { consoleLogger, OnceLogger } from './logger'
+import { ErrorCodes, XrayOptionsError } from './errors'
 
 /** The header line the daemon expects before every document (DG "Sending segment documents"). */
 export const DAEMON_HEADER = '{"format":"json","version":1}\n'
@@ -21,8 +22,14 @@ export interface Emitter {
 
 /** Counters of what an emitter did with the documents it was given. */
 export interface EmitterStats {
+  /** Documents the kernel took. */
   sent: number
   bytes: number
+  /**
+   * Documents not sent: the daemon unreachable, a full queue, a failed socket. Datagrams
+   * the kernel reports as refused move from `sent` to here; UDP reports at most one
+   * refusal at a time, so a missing daemon's count is a lower bound.
+   */
   dropped: number
 }
 
@@ -37,11 +44,22 @@ export interface UdpEmitterOptions {
   /** Where the daemon listens for segments. Default `127.0.0.1:2000`. */
   address?: SocketAddress
   logger?: Logger
-  /** Datagrams held while the socket connects, and sends in flight at once; past it, drop and count. Default 10,000. */
+  /** Datagrams held while the socket connects; past it, drop and count. Default 10,000. */
   maxPending?: number
+  /**
+   * Bytes that may wait in the socket's send queue when the kernel cannot take datagrams as
+   * fast as they come (a full send buffer); past it, drop and count. Default 8 MiB.
+   */
+  maxQueuedBytes?: number
 }
 
 const RETRY_AFTER_MS = 1000
+
+function positiveInteger (value: number | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isInteger(value) || value < 0) throw new XrayOptionsError(ErrorCodes.OPTIONS, `UdpEmitter option ${name} must be a non-negative integer, got ${String(value)}`)
+  return value
+}
 
 /**
  * Speaks the X-Ray daemon protocol: the header line, then the document, one datagram per
@@ -54,6 +72,7 @@ export class UdpEmitter implements Emitter {
   readonly stats: EmitterStats = { sent: 0, bytes: 0, dropped: 0 }
   private readonly log: OnceLogger
   private readonly maxPending: number
+  private readonly maxQueuedBytes: number
   private socket: dgram.Socket | null = null
   private state: 'idle' | 'connecting' | 'ready' | 'failed' | 'closed' = 'idle'
   private retryAt = 0
@@ -65,7 +84,8 @@ export class UdpEmitter implements Emitter {
   constructor (options: UdpEmitterOptions = {}) {
     this.address = options.address ?? { host: '127.0.0.1', port: 2000 }
     this.log = new OnceLogger(options.logger ?? consoleLogger('error'))
-    this.maxPending = options.maxPending ?? 10000
+    this.maxPending = positiveInteger(options.maxPending, 'maxPending', 10000)
+    this.maxQueuedBytes = positiveInteger(options.maxQueuedBytes, 'maxQueuedBytes', 8 << 20)
     // one callback for every send, not a closure per datagram
     this.onSent = (err, bytes) => {
       this.inflight--
@@ -114,8 +134,20 @@ export class UdpEmitter implements Emitter {
     this.socket = socket
     this.state = 'connecting'
     socket.unref()
-    socket.on('error', (err) => {
-      if (this.socket === socket) this.failed(err)
+    socket.on('error', (err: Error & { code?: string }) => {
+      if (this.socket !== socket) return
+      // The kernel refused a datagram already counted as sent (nothing listens on the
+      // daemon port); it reports one refusal per error, and rate-limits them, so this
+      // count is a lower bound.
+      if (err.code === 'ECONNREFUSED' && this.stats.sent > 0) { this.stats.sent--; this.stats.dropped++ }
+      this.failed(err)
+    })
+    // closed from outside (or by a fatal error): the next send opens a new socket
+    socket.on('close', () => {
+      if (this.socket !== socket || this.state === 'closed') return
+      this.socket = null
+      this.state = 'idle'
+      this.log.warn('udp-socket-closed', { address: this.where() }, 'the UDP socket to the X-Ray daemon closed unexpectedly; a new one is opened on the next send')
     })
     // On a failed lookup Node calls this back with the error (and emits no 'error'); the
     // socket is then not connected, and sending on it would throw.
@@ -136,7 +168,9 @@ export class UdpEmitter implements Emitter {
   }
 
   private write (datagram: string): void {
-    if (this.inflight >= this.maxPending) { this.drop(); return }
+    // Datagrams the kernel took at once cost nothing here; only a backed-up send queue
+    // holds memory, and that is what is bounded.
+    if (this.inflight > 64 && this.socket!.getSendQueueSize() > this.maxQueuedBytes) { this.drop(); return }
     this.inflight++
     try {
       this.socket!.send(datagram, this.onSent)
@@ -150,7 +184,7 @@ export class UdpEmitter implements Emitter {
     this.stats.dropped++
     // while failed, the failure itself was logged; drops are only counted
     if (this.state === 'failed') return
-    this.log.warn('udp-drop', { address: this.where() }, 'X-Ray documents are being dropped (daemon unreachable or too many in flight); see UdpEmitter.stats.dropped for the total')
+    this.log.warn('udp-drop', { address: this.where() }, 'X-Ray documents are being dropped (daemon unreachable, or its send queue is full); see UdpEmitter.stats.dropped for the total')
   }
 
   private dropPending (): void {
