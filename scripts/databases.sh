@@ -129,7 +129,11 @@ stop_mariadb () {
   echo "MariaDB stopped"
 }
 
-[[ $(id -u) == 0 ]] || die "run as root (it installs packages and starts servers as their system users)"
+if [[ $(id -u) != 0 ]]; then
+  # it installs packages and starts servers as their system users
+  command -v sudo >/dev/null || die "run as root (or with sudo available)"
+  exec sudo -- "$0" "$@"
+fi
 
 case "${1:-}" in
   start)
