@@ -6,7 +6,7 @@
  */
 import * as dgram from 'node:dgram'
 import { Worker } from 'node:worker_threads'
-import { Recorder, UdpEmitter, XrayOptionsError } from '@xraykit/core'
+import { MemoryEmitter, Recorder, UdpEmitter, XrayOptionsError } from '@xraykit/core'
 import { TestDaemon } from '../helpers/daemon'
 import { checkDatagram } from '../helpers/wire-check'
 import { drivers } from '../conformance/drivers'
@@ -164,5 +164,27 @@ describe('UdpEmitter limits', () => {
       await emitter.close()
       await daemon.close()
     }
+  })
+})
+
+// An emitter that counts the flushes it was asked for.
+class CountingEmitter extends MemoryEmitter {
+  flushes = 0
+  override flush (): Promise<void> {
+    this.flushes++
+    return super.flush()
+  }
+}
+
+describe.each(drivers.map(d => [d.name, d] as const))('%s: closing the server', (_name, driver) => {
+  test('flushes what the recorder has in flight, once, however many requests it served', async () => {
+    const emitter = new CountingEmitter()
+    const recorder = new Recorder({ emitter, sampling: 'all' })
+    const app = await driver.start({ recorder })
+    await okRequests(app, 5)
+    expect(emitter.segments()).toHaveLength(5)
+    expect(emitter.flushes).toBe(0)
+    await app.close()
+    expect(emitter.flushes).toBe(1)
   })
 })

@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ErrorCodes, XrayOptionsError } from './errors'
 import type { Recorder } from './recorder'
@@ -65,6 +66,8 @@ export function redactQuery (url: string, names: ReadonlySet<string>): string {
 }
 
 const MAX_FIELD = 250
+// Servers already flushed on close (a server may be traced by several middlewares).
+const watchedServers = new WeakSet<object>()
 const clip = (s: string): string => truncateChars(s, MAX_FIELD)
 
 interface TracedResponse extends ServerResponse { [kRequestState]?: RequestState }
@@ -132,6 +135,8 @@ export class RequestTracer {
   readonly asyncContext: boolean
   private lastHost = ''
   private lastHostName = ''
+  // the last server seen, so the check per request is one comparison
+  private lastServer: object | null = null
 
   /** @param options the adapter's options, validated here */
   constructor (options: RequestTracingOptions = {}, env: NodeJS.ProcessEnv = process.env) {
@@ -229,6 +234,8 @@ export class RequestTracer {
     segment.http = { request }
     const state = new RequestState(this.recorder, segment, this)
     res[kRequestState] = state
+    const server = (req.socket as { server?: object } | undefined)?.server
+    if (server !== undefined && server !== null && server !== this.lastServer) this.watchServer(server)
     // A response emits 'close' after 'finish' (Node 16+), or alone when the client went
     // away: one listener sees the end of every response.
     res.on('close', onResponseEnd)
@@ -279,6 +286,17 @@ export class RequestTracer {
   /** Sets the matched route template (`/users/:id`) of a traced request. */
   static setRoute (xray: XrayRequestContext, route: unknown): void {
     if (xray instanceof RequestContext && typeof route === 'string' && route.length > 0) xray.route = route
+  }
+
+  /** When a server that served traced requests closes, what is in flight is flushed. */
+  private watchServer (server: object): void {
+    this.lastServer = server
+    if (watchedServers.has(server) || typeof (server as Partial<EventEmitter>).once !== 'function') return
+    watchedServers.add(server)
+    const recorder = this.recorder
+    ;(server as EventEmitter).once('close', () => {
+      recorder.flush().catch((err: unknown) => recorder.once.error('flush-on-close', { err }, 'flushing on server close failed; ignored'))
+    })
   }
 
   private hostName (host: string | undefined): string {
