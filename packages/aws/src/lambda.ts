@@ -1,13 +1,12 @@
 import { ErrorCodes, Recorder, Segment, TraceHeader, XrayOptionsError, xrayRecorder } from '@xraykit/core'
 import type { AnnotationValue, Context, Entity } from '@xraykit/core'
-import { loggerOf, logOnce, markSent, setIncomingExtra } from './internals'
 
 /**
  * The segment AWS Lambda opens for an invocation, as seen from inside the function: built
  * from `_X_AMZN_TRACE_ID`, its id is the header's `Parent`. Lambda sends the real segment,
  * so this one is never sent; subsegments under it go out as independent subsegments as
- * they close. It is read-only: annotations, metadata, errors, flags, `setUser` and
- * `close` are ignored (with a debug log). Add them to a subsegment instead.
+ * they close. It is read-only: annotations, metadata, errors, flags, `setUser`,
+ * `setAws` and `close` are ignored (with a debug log). Add them to a subsegment instead.
  */
 export class LambdaFacadeSegment extends Segment {
   /** The `_X_AMZN_TRACE_ID` value this facade was built from. */
@@ -19,18 +18,13 @@ export class LambdaFacadeSegment extends Segment {
     super('lambda-facade', recorder, header?.root ?? null, null, header !== null && header.sampled === '1')
     this.recorder = recorder
     this.traceHeader = traceHeader
-    if (header !== null) {
-      // Subsegments name it as their parent_id: it must be the id Lambda gave its segment.
-      Object.defineProperty(this, 'id', { value: header.parent, enumerable: true })
-      if (header.extra.length > 0) setIncomingExtra(this, header.extra)
-    }
-    // Lambda owns the segment: as far as xraykit is concerned it was sent already, so each
-    // child is sent on its own as it closes and the facade never holds finished work.
-    markSent(this)
+    // Lambda sends the segment: the facade takes its id (the header's Parent) and its
+    // subsegments are sent on their own as they close.
+    this.markExternal(header ?? undefined)
   }
 
   private refuse (method: string): this {
-    loggerOf(this.recorder).debug({ method, traceId: this.traceId }, 'the Lambda facade segment is read-only; use a subsegment')
+    this.recorder.logger.debug({ method, traceId: this.traceId }, 'the Lambda facade segment is read-only; use a subsegment')
     return this
   }
 
@@ -41,6 +35,7 @@ export class LambdaFacadeSegment extends Segment {
   override addFaultFlag (): this { return this.refuse('addFaultFlag') }
   override addThrottleFlag (): this { return this.refuse('addThrottleFlag') }
   override setUser (_user: string): this { return this.refuse('setUser') }
+  override setAws (_fields: Record<string, unknown>): this { return this.refuse('setAws') }
   override close (_err?: unknown): void { this.refuse('close') }
 }
 
@@ -84,8 +79,8 @@ export class LambdaContext implements Context {
     const header = TraceHeader.parse(value)
     const valid = header.root !== null && header.parent !== null
     if (!valid) {
-      logOnce(this.recorder, 'warn', 'lambda-trace-header', { value: typeof value === 'string' ? value.slice(0, 256) : null },
-        '_X_AMZN_TRACE_ID is missing or has no valid Root and Parent; this invocation is not traced')
+      this.recorder.once.warn('lambda-trace-header', { value: typeof value === 'string' ? value.slice(0, 256) : null },
+        '_X_AMZN_TRACE_ID is missing or has no valid Root and Parent; this invocation is not traced. Later occurrences are not logged')
     }
     this.lastFacade = new LambdaFacadeSegment(this.recorder, value ?? '', valid ? header : null)
     return this.lastFacade

@@ -2,9 +2,7 @@ import * as fs from 'node:fs/promises'
 import * as http from 'node:http'
 import * as https from 'node:https'
 import * as os from 'node:os'
-import { ErrorCodes, Recorder, Segment, XrayOptionsError, xrayRecorder } from '@xraykit/core'
-import type { Context, Entity } from '@xraykit/core'
-import { getAws, loggerOf, setAws } from './internals'
+import { ErrorCodes, Recorder, XrayOptionsError, xrayRecorder } from '@xraykit/core'
 
 /** Where the service runs; each plugin adds its block to `aws` and may set `origin`. */
 export type OriginPlugin = 'EC2' | 'ECS' | 'ElasticBeanstalk'
@@ -37,41 +35,6 @@ const PLUGINS = new Set<OriginPlugin>(['EC2', 'ECS', 'ElasticBeanstalk'])
 const OPTIONS = new Set(['recorder', 'timeoutMs', 'ec2Endpoint', 'ecsMetadataUri', 'beanstalkConfigPath'])
 const MAX_BODY = 64 * 1024
 
-/**
- * @internal Puts the plugins' `aws` blocks on every segment as it becomes current. Until the
- * lookups finish (or if they fail) segments go out without them.
- */
-export class OriginContext implements Context {
-  readonly inner: Context
-  aws: Readonly<Record<string, unknown>> | null = null
-
-  constructor (inner: Context) {
-    this.inner = inner
-  }
-
-  get (): Entity | undefined {
-    return this.inner.get()
-  }
-
-  run<R> (entity: Entity, fn: () => R): R {
-    if (this.aws !== null) this.decorate(entity)
-    return this.inner.run(entity, fn)
-  }
-
-  enterWith (entity: Entity | undefined): void {
-    if (this.aws !== null && entity !== undefined) this.decorate(entity)
-    this.inner.enterWith(entity)
-  }
-
-  private decorate (entity: Entity): void {
-    if (!(entity instanceof Segment)) return
-    const existing = getAws(entity)
-    // one shared, frozen object: segments only read it
-    if (existing === null) setAws(entity, this.aws)
-    else if (existing !== this.aws) setAws(entity, { ...this.aws, ...existing })
-  }
-}
-
 function fail (msg: string): never {
   throw new XrayOptionsError(ErrorCodes.OPTIONS, msg)
 }
@@ -92,11 +55,12 @@ function url (v: unknown, name: string): string | undefined {
 /**
  * Looks up, once and in the background, where the service runs (EC2 through IMDSv2 with
  * an IMDSv1 fallback, ECS through the task metadata endpoint, Elastic Beanstalk through its
- * X-Ray file) and records it on every later segment: `aws.ec2`, `aws.ecs`,
- * `aws.elastic_beanstalk`, and `origin` set to the most specific one found (Elastic
- * Beanstalk, then ECS, then EC2). Requests are never delayed: segments opened before the
- * lookups finish, and all segments if they fail or time out, go without these fields.
- * Call it after `recorder.configure(...)`; bad options throw an {@link XrayOptionsError}.
+ * X-Ray file) and records it on every segment sent afterwards: `aws.ec2`, `aws.ecs`,
+ * `aws.elastic_beanstalk` (added to the recorder's `aws` option), and `origin` set to the
+ * most specific one found (Elastic Beanstalk, then ECS, then EC2). Requests are never
+ * delayed: segments sent before the lookups finish, and all segments if they fail or time
+ * out, go without these fields. Call it after `recorder.configure(...)`; bad options throw
+ * an {@link XrayOptionsError} (`XRAY_ERR_OPT_PLUGINS` for the plugin list).
  * The returned promise resolves with what was found and never rejects.
  *
  * ```ts
@@ -105,7 +69,7 @@ function url (v: unknown, name: string): string | undefined {
  */
 export function applyOriginPlugins (plugins: readonly OriginPlugin[], options: OriginPluginOptions = {}): Promise<OriginInfo> {
   if (!Array.isArray(plugins) || plugins.length === 0 || !plugins.every(p => PLUGINS.has(p))) {
-    fail(`applyOriginPlugins(plugins): plugins must be a non-empty array of 'EC2', 'ECS', 'ElasticBeanstalk', got ${Array.isArray(plugins) ? JSON.stringify(plugins) : describe(plugins)}`)
+    throw new XrayOptionsError(ErrorCodes.OPT_PLUGINS, `applyOriginPlugins(plugins): plugins must be a non-empty array of 'EC2', 'ECS', 'ElasticBeanstalk', got ${Array.isArray(plugins) ? JSON.stringify(plugins) : describe(plugins)}`)
   }
   if (options === null || typeof options !== 'object') fail(`applyOriginPlugins: options must be an object, got ${describe(options)}`)
   for (const key of Object.keys(options)) if (!OPTIONS.has(key)) fail(`applyOriginPlugins: unknown option "${key}"; known options: ${[...OPTIONS].join(', ')}`)
@@ -119,13 +83,7 @@ export function applyOriginPlugins (plugins: readonly OriginPlugin[], options: O
   const beanstalkPath = options.beanstalkConfigPath ?? '/var/elasticbeanstalk/xray/environment.conf'
   if (typeof beanstalkPath !== 'string' || beanstalkPath === '') fail(`applyOriginPlugins: beanstalkConfigPath must be a non-empty string, got ${describe(beanstalkPath)}`)
 
-  let context = recorder.context
-  if (!(context instanceof OriginContext)) {
-    context = new OriginContext(context)
-    recorder.configure({ context })
-  }
-  const target = context as OriginContext
-  const log = loggerOf(recorder)
+  const log = recorder.logger
   const signal = AbortSignal.timeout(timeoutMs)
   const attempt = async <T> (name: OriginPlugin, lookup: () => Promise<T | null>): Promise<T | null> => {
     if (!plugins.includes(name)) return null
@@ -147,8 +105,9 @@ export function applyOriginPlugins (plugins: readonly OriginPlugin[], options: O
     if (eb !== null) { info.aws.elastic_beanstalk = eb; info.origin = 'AWS::ElasticBeanstalk::Environment' }
     if (info.origin === null) return info
     try {
-      target.aws = Object.freeze({ ...info.aws })
-      recorder.configure({ origin: info.origin })
+      // One configure: segments sent from now on carry both (serialised once, here). Blocks
+      // of the recorder's own `aws` option stay, unless a plugin found the same one.
+      recorder.configure({ origin: info.origin, aws: { ...recorder.aws, ...info.aws } })
     } catch (err) {
       log.debug({ err }, 'origin plugins: applying the result failed')
     }

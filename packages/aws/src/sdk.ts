@@ -1,6 +1,5 @@
-import { ErrorCodes, Recorder, Subsegment, TraceHeader, XrayOptionsError, xrayRecorder } from '@xraykit/core'
+import { ErrorCodes, Recorder, Subsegment, XrayOptionsError, xrayRecorder } from '@xraykit/core'
 import type { Entity } from '@xraykit/core'
-import { contextMissing, incomingExtra, logOnce, setAws } from './internals'
 import { requestFields, responseFields } from './services'
 
 /** The arguments of a build-step handler of an AWS SDK v3 client (structural: no SDK types needed). */
@@ -89,7 +88,7 @@ function describe (v: unknown): string {
 export function captureAWSClient<T extends AwsClientLike> (client: T, options: CaptureAWSClientOptions = {}): T {
   const stack = (client as Partial<AwsClientLike> | null)?.middlewareStack
   if (stack === null || typeof stack !== 'object' || typeof stack.add !== 'function' || typeof stack.remove !== 'function') {
-    throw new XrayOptionsError(ErrorCodes.OPTIONS, `captureAWSClient(client): client must be an AWS SDK v3 client (with middlewareStack), got ${describe(client)}`)
+    throw new XrayOptionsError(ErrorCodes.OPT_AWS_CLIENT, `captureAWSClient(client): client must be an AWS SDK v3 client (with middlewareStack), got ${describe(client)}`)
   }
   if (options === null || typeof options !== 'object') throw new XrayOptionsError(ErrorCodes.OPTIONS, `captureAWSClient(client, options): options must be an object, got ${describe(options)}`)
   for (const key of Object.keys(options)) {
@@ -103,6 +102,12 @@ export function captureAWSClient<T extends AwsClientLike> (client: T, options: C
   // subsegment covers every attempt; the header set here is on the request when it is signed.
   stack.add(awsTracingMiddleware(client.config, recorder), { step: 'build', name: MIDDLEWARE_NAME, priority: 'low', tags: ['XRAY'] })
   return client
+}
+
+// Even a recorder whose options cannot be resolved (a malformed AWS_XRAY_DAEMON_ADDRESS, say)
+// must not fail the call through its logger.
+function reportOnce (recorder: Recorder, kind: string, fields: object, msg: string): void {
+  try { recorder.once.error(kind, fields, msg) } catch { /* nothing left to report to */ }
 }
 
 function currentEntity (recorder: Recorder): Entity | undefined {
@@ -120,7 +125,12 @@ function awsTracingMiddleware (config: object, recorder: Recorder): AwsBuildMidd
     return async function xraykitAwsCall (args) {
       const parent = currentEntity(recorder)
       if (parent === undefined) {
-        contextMissing(recorder, 'captureAWSClient', (err) => logOnce(recorder, 'error', 'aws-context-missing-threw', { err }, 'the context-missing strategy threw during an AWS SDK call; the call went on untraced'))
+        try {
+          recorder.contextMissing('captureAWSClient')
+        } catch (err) {
+          // 'RUNTIME_ERROR' throws; tracing still never fails the call
+          reportOnce(recorder, 'aws-context-missing-threw', { err }, 'the context-missing strategy threw during an AWS SDK call; the call went on untraced. Later occurrences are not logged')
+        }
         return await next(args)
       }
       let sub: Subsegment | null = null
@@ -128,15 +138,15 @@ function awsTracingMiddleware (config: object, recorder: Recorder): AwsBuildMidd
       try {
         const segment = parent.segment
         if (!segment.sampled) {
-          setTraceHeader(args.request, new TraceHeader(segment.traceId, null, '0', incomingExtra(segment)).toString())
+          setTraceHeader(args.request, segment.downstreamTraceHeader())
         } else {
           service = serviceIdOf(context)
           sub = new Subsegment(service, parent)
           sub.namespace = 'aws'
-          setTraceHeader(args.request, new TraceHeader(segment.traceId, sub.id, '1', incomingExtra(segment)).toString())
+          setTraceHeader(args.request, sub.downstreamTraceHeader())
         }
       } catch (err) {
-        logOnce(recorder, 'error', 'aws-begin-threw', { err }, 'recording an AWS SDK call failed; the call went on untraced')
+        reportOnce(recorder, 'aws-begin-threw', { err }, 'recording an AWS SDK call failed; the call went on untraced. Later occurrences are not logged')
       }
       if (sub === null) return await next(args)
       let result: AwsBuildOutput
@@ -170,7 +180,7 @@ function awsTracingMiddleware (config: object, recorder: Recorder): AwsBuildMidd
       if (Number.isInteger(metadata?.attempts) && (metadata!.attempts as number) >= 1) aws.retries = (metadata!.attempts as number) - 1
       requestFields(service, args.input, aws)
       if (result !== undefined) responseFields(service, result.output, aws)
-      setAws(sub, aws)
+      sub.setAws(aws)
 
       const status = Number.isInteger(response?.statusCode) ? response!.statusCode as number : Number.isInteger(metadata?.httpStatusCode) ? metadata!.httpStatusCode as number : null
       if (status !== null) {
@@ -197,7 +207,7 @@ function awsTracingMiddleware (config: object, recorder: Recorder): AwsBuildMidd
         else if (status >= 400) sub.error = true
       }
     } catch (e) {
-      logOnce(recorder, 'error', 'aws-record-threw', { err: e }, 'recording the outcome of an AWS SDK call failed')
+      reportOnce(recorder, 'aws-record-threw', { err: e }, 'recording the outcome of an AWS SDK call failed. Later occurrences are not logged')
     }
     try { sub.close() } catch { /* never fail the call */ }
   }

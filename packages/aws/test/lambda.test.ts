@@ -183,13 +183,13 @@ describe('Lambda', () => {
     expect(daemon.documents.map(d => d.trace_id)).toEqual([marker.root])
   })
 
-  it('refuses annotations, metadata, errors and close on the facade, with a debug log', async () => {
+  it('refuses annotations, metadata, errors, aws fields and close on the facade, with a debug log', async () => {
     const { recorder, logger } = lambdaRecorder()
     const inv = invocation()
     process.env._X_AMZN_TRACE_ID = inv.header
     const handler = captureLambdaHandler(async () => {
       const facade = recorder.getSegment()!
-      facade.putAnnotation('k', 'v').putMetadata('k', 'v').addError(new Error('x')).addFaultFlag()
+      facade.putAnnotation('k', 'v').putMetadata('k', 'v').addError(new Error('x')).addFaultFlag().setAws({ account_id: '1' })
       facade.close()
       recorder.endSegment()
       await recorder.captureAsync('after', async () => {})
@@ -199,9 +199,10 @@ describe('Lambda', () => {
     await daemon.waitForDocuments(1)
     expect(facade.toJSON()).not.toHaveProperty('annotations')
     expect(facade.toJSON()).not.toHaveProperty('fault')
+    expect(Object.keys((facade.toJSON() as Doc).aws)).toEqual(['xray'])
     expect(facade.isClosed).toBe(false)
     expect(logger.lines.filter(l => l.level === 'debug').map(l => (l.obj as { method?: string }).method)).toEqual(
-      expect.arrayContaining(['putAnnotation', 'putMetadata', 'addError', 'addFaultFlag', 'close']))
+      expect.arrayContaining(['putAnnotation', 'putMetadata', 'addError', 'addFaultFlag', 'setAws', 'close']))
     expect(daemon.documents.map(d => [d.name, d.parent_id])).toEqual([['after', inv.parent]])
   })
 

@@ -147,6 +147,25 @@ describe('origin plugins', () => {
     expect(doc.aws.ecs.container_id).toBe('cafe0123')
   })
 
+  it('configures the recorder once the lookup settles: its own aws blocks and context stay, subsegments get nothing', async () => {
+    const server = await imds()
+    const context = new AsyncContext()
+    const r = new Recorder({ service: 'origin-test', daemonAddress: daemon.address, sampling: 'all', logLevel: 'silent', context, aws: { account_id: '111122223333' } })
+    closers.push(() => r.close())
+    // opened before the lookup settles, sent after it: the fields are written when it is sent
+    const segment = r.beginSegment('early')
+    await applyOriginPlugins(['EC2'], { recorder: r, ec2Endpoint: server.url })
+    expect(r.context).toBe(context)
+    expect(r.aws).toEqual({ account_id: '111122223333', ec2: expect.objectContaining({ instance_id: IDENTITY.instanceId }) })
+    r.beginSubsegment('child')
+    r.endSubsegment()
+    r.endSegment()
+    const doc = await segmentDoc(daemon, segment.id)
+    expect(doc.origin).toBe('AWS::EC2::Instance')
+    expect(doc.aws).toEqual({ xray: expect.objectContaining({ sdk: expect.any(String) }), account_id: '111122223333', ec2: expect.objectContaining({ ami_id: IDENTITY.imageId }) })
+    expect(doc.subsegments).toEqual([expect.not.objectContaining({ aws: expect.anything() })])
+  })
+
   it('a metadata service that never answers delays no request, and the fields stay out', async () => {
     const sockets = new Set<import('node:net').Socket>()
     const silent = http.createServer(() => { /* never answers */ })
@@ -177,6 +196,12 @@ describe('origin plugins', () => {
     for (const bad of [
       () => applyOriginPlugins(['Nope'] as never, { recorder: r }),
       () => applyOriginPlugins([], { recorder: r }),
+      () => applyOriginPlugins('EC2' as never, { recorder: r })
+    ]) {
+      expect(bad).toThrow(XrayOptionsError)
+      expect(bad).toThrow(expect.objectContaining({ code: 'XRAY_ERR_OPT_PLUGINS' }))
+    }
+    for (const bad of [
       () => applyOriginPlugins(['EC2'], { recorder: r, timeoutMs: 0 }),
       () => applyOriginPlugins(['EC2'], { recorder: r, ec2Endpoint: 'ftp://x' }),
       () => applyOriginPlugins(['EC2'], { recorder: r, retries: 3 } as never)

@@ -316,7 +316,8 @@ describe('sampling, missing context, idempotency, options', () => {
       try { fn() } catch (err) { expect(err).toBeInstanceOf(XrayOptionsError); return { name: (err as Error).name, code: (err as XrayOptionsError).code } }
       throw new Error('did not throw')
     }
-    expect(bad(() => captureAWSClient({} as never))).toEqual({ name: 'XrayOptionsError', code: 'XRAY_ERR_OPTIONS' })
+    expect(bad(() => captureAWSClient({} as never))).toEqual({ name: 'XrayOptionsError', code: 'XRAY_ERR_OPT_AWS_CLIENT' })
+    expect(bad(() => captureAWSClient(null as never))).toEqual({ name: 'XrayOptionsError', code: 'XRAY_ERR_OPT_AWS_CLIENT' })
     const client = new S3Client({ region: 'us-east-1', credentials })
     expect(bad(() => captureAWSClient(client, { recorder: {} as Recorder }))).toEqual({ name: 'XrayOptionsError', code: 'XRAY_ERR_OPT_RECORDER' })
     expect(bad(() => captureAWSClient(client, { tracer: 1 } as never))).toEqual({ name: 'XrayOptionsError', code: 'XRAY_ERR_OPTIONS' })

@@ -2,6 +2,7 @@ import type { CauseData } from './cause'
 import { buildCause } from './cause'
 import { newId, now } from './ids'
 import { truncateChars } from './text'
+import { TraceHeader } from './trace-header'
 import type { Segment } from './segment'
 import type { Subsegment } from './subsegment'
 
@@ -125,7 +126,7 @@ export abstract class Entity {
   metadata: Map<string, Map<string, string>> | null = null
   /** @internal */
   http: HttpData | null = null
-  /** @internal Extra keys of the `aws` object. */
+  /** @internal Keys of the `aws` object besides `xray` (see `setAws`). */
   aws: Record<string, unknown> | null = null
   /** @internal Open and closed children not yet sent on their own. */
   subsegments: Subsegment[] | null = null
@@ -195,6 +196,38 @@ export abstract class Entity {
     if (ns === undefined) this.metadata.set(namespace, ns = new Map())
     ns.set(String(key), safeJson(value))
     return this
+  }
+
+  /**
+   * Adds keys to this entity's `aws` object: for an AWS SDK call, `operation`, `region`,
+   * `request_id`, `table_name` and the like; on a segment, resource data such as
+   * `account_id`. A key set again is replaced. `xray` is xraykit's own and ignored. Values
+   * are serialised when the document is sent; one that cannot be (a BigInt, a cycle) is
+   * left out.
+   */
+  setAws (fields: Record<string, unknown>): this {
+    if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) {
+      this.segment.debug({ type: fields === null ? 'null' : typeof fields }, 'setAws ignored: fields must be an object')
+      return this
+    }
+    // no prototype: a key such as "__proto__" is then an ordinary field
+    const aws = this.aws ??= Object.create(null) as Record<string, unknown>
+    for (const key of Object.keys(fields)) if (key !== 'xray') aws[key] = fields[key]
+    return this
+  }
+
+  /**
+   * The `X-Amzn-Trace-Id` value for a call made from inside this entity: `Root`,
+   * `Parent` = this entity's id, `Sampled=1` and the fields (such as `Lineage`) that arrived
+   * with the trace. On an unsampled trace, `Root` and `Sampled=0` and those fields, so the
+   * callee does not sample either; ask the segment itself then, since the shared no-op
+   * subsegment belongs to no trace.
+   */
+  downstreamTraceHeader (): string {
+    const segment = this.segment
+    return segment.sampled
+      ? new TraceHeader(segment.traceId, this.id, '1', segment.incomingExtra).toString()
+      : new TraceHeader(segment.traceId, null, '0', segment.incomingExtra).toString()
   }
 
   /** Records an error as this entity's `cause` and sets `fault`. Remote errors came from a downstream call. */

@@ -1,5 +1,5 @@
 export { Recorder, xrayRecorder } from './recorder'
-export type { CaptureDecorator } from './recorder'
+export type { CaptureDecorator, OnceLog } from './recorder'
 export { Segment } from './segment'
 export { Subsegment } from './subsegment'
 export type { SqlData } from './subsegment'

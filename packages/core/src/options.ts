@@ -19,6 +19,15 @@ export interface XrayOptions {
   serviceVersion?: string
   /** The `origin` of segments, such as `AWS::ECS::Container`. */
   origin?: string
+  /**
+   * Fields written into every segment's `aws` object, next to `xray`: resource data such
+   * as `account_id`, `ec2`, `ecs` or `elastic_beanstalk` (see the X-Ray segment document).
+   * A plain object whose values serialise to JSON (keys set to `undefined` are left out);
+   * `xray` is xraykit's own and refused. It is serialised once, when configured, so later
+   * changes to the object have no effect. Keys a segment sets itself (`segment.setAws`)
+   * win. Subsegments do not get these fields.
+   */
+  aws?: Record<string, unknown>
   /** Async context. Default: a new {@link AsyncContext}. */
   context?: Context
   /** `host:port`, or `udp:host:port tcp:host:port`. Default: `AWS_XRAY_DAEMON_ADDRESS`, else `127.0.0.1:2000`. */
@@ -49,6 +58,8 @@ export interface ResolvedOptions {
   service: string | null
   serviceVersion: string | null
   origin: string | null
+  /** A deep-frozen JSON copy of the `aws` option. */
+  aws: Readonly<Record<string, unknown>> | null
   context: Context
   udp: SocketAddress
   tcp: SocketAddress
@@ -60,7 +71,7 @@ export interface ResolvedOptions {
   logger: Logger
 }
 
-const KNOWN = new Set(['service', 'serviceVersion', 'origin', 'context', 'daemonAddress', 'emitter', 'sampling', 'contextMissing',
+const KNOWN = new Set(['service', 'serviceVersion', 'origin', 'aws', 'context', 'daemonAddress', 'emitter', 'sampling', 'contextMissing',
   'streamingThreshold', 'maxStackFrames', 'logger', 'logLevel'])
 const CONTEXT_MISSING = new Set(['LOG_ERROR', 'RUNTIME_ERROR', 'IGNORE_ERROR'])
 
@@ -134,6 +145,41 @@ function optionalString (v: unknown, code: typeof ErrorCodes[keyof typeof ErrorC
   return v
 }
 
+function isPlainObject (v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) return false
+  const proto = Object.getPrototypeOf(v)
+  return proto === Object.prototype || proto === null
+}
+
+function deepFreeze<T> (v: T): T {
+  if (typeof v === 'object' && v !== null) {
+    for (const key of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[key])
+    Object.freeze(v)
+  }
+  return v
+}
+
+// The copy is what JSON.stringify made of each value, so a toJSON method or a getter runs
+// once, here, and what is sent cannot change afterwards.
+function awsFields (v: unknown): Readonly<Record<string, unknown>> | null {
+  if (v === undefined) return null
+  if (!isPlainObject(v)) fail(ErrorCodes.OPT_AWS, `aws must be a plain object of JSON values, got ${Array.isArray(v) ? 'an array' : describe(v)}`)
+  const out: Record<string, unknown> = Object.create(null)
+  for (const key of Object.keys(v)) {
+    if (key === 'xray') fail(ErrorCodes.OPT_AWS, 'aws.xray is written by xraykit and cannot be set')
+    if (v[key] === undefined) continue
+    let json: string | undefined
+    try {
+      json = JSON.stringify(v[key])
+    } catch (err) {
+      fail(ErrorCodes.OPT_AWS, `aws.${key} must serialise to JSON: ${err instanceof Error ? err.message : String(err)}`)
+    }
+    if (json === undefined) fail(ErrorCodes.OPT_AWS, `aws.${key} must serialise to JSON, got ${describe(v[key])}`)
+    out[key] = JSON.parse(json)
+  }
+  return deepFreeze(out)
+}
+
 /** @internal Validates options once and fills in defaults; environment variables are read here, never at import. */
 export function normalizeOptions (input: XrayOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   if (input === null || typeof input !== 'object') fail(ErrorCodes.OPTIONS, `options must be an object, got ${describe(input)}`)
@@ -181,6 +227,7 @@ export function normalizeOptions (input: XrayOptions = {}, env: NodeJS.ProcessEn
     service: optionalString(input.service, ErrorCodes.OPT_SERVICE, 'service'),
     serviceVersion: optionalString(input.serviceVersion, ErrorCodes.OPT_SERVICE_VERSION, 'serviceVersion'),
     origin: optionalString(input.origin, ErrorCodes.OPT_ORIGIN, 'origin'),
+    aws: awsFields(input.aws),
     context,
     udp: address.udp,
     tcp: address.tcp,

@@ -4,6 +4,7 @@ import { MAX_DOCUMENT_BYTES, UdpEmitter } from './emitter'
 import type { Entity } from './entity'
 import { ErrorCodes, XrayContextError, XrayOptionsError } from './errors'
 import { OnceLogger } from './logger'
+import type { Logger } from './logger'
 import type { ResolvedOptions, XrayOptions } from './options'
 import { normalizeOptions } from './options'
 import { Segment } from './segment'
@@ -27,7 +28,7 @@ let noopSegment: Segment | null = null
 export function noopSubsegment (): Subsegment {
   if (noopSegment === null) {
     const sink: SegmentSink = {
-      maxStackFrames: 0, workingDirectory: '', streamingThreshold: 0, statics: { xray: '', tail: '' },
+      maxStackFrames: 0, workingDirectory: '', streamingThreshold: 0, statics: { xray: '', aws: '', awsFields: [], tail: '' },
       debug () {}, segmentClosed () {}, subsegmentReady () {}
     }
     noopSegment = new Segment('noop', sink, null, null, false)
@@ -36,6 +37,16 @@ export function noopSubsegment (): Subsegment {
   return NOOP!
 }
 let NOOP: Subsegment | null = null
+
+/**
+ * Logs each kind of problem once per configuration (later ones are counted, not printed),
+ * so a failure that repeats on every request never floods the log. `kind` names the
+ * problem (`'emitter-threw'`, `'aws-record-threw'`); it is added to `fields`.
+ */
+export interface OnceLog {
+  error (kind: string, fields: object, msg: string): void
+  warn (kind: string, fields: object, msg: string): void
+}
 
 function fits (doc: string): boolean {
   // UTF-8 needs at most 3 bytes per UTF-16 unit; only long documents are measured
@@ -59,7 +70,7 @@ export class Recorder implements SegmentSink {
   private ownEmitter: Emitter | null = null
   private log: OnceLogger | null = null
   /** @internal */
-  statics: DocumentStatics = { xray: '', tail: '' }
+  statics: DocumentStatics = { xray: '', aws: '', awsFields: [], tail: '' }
   /** @internal */
   workingDirectory = ''
 
@@ -99,7 +110,11 @@ export class Recorder implements SegmentSink {
     let tail = ',"service":{' + (resolved.serviceVersion === null ? '' : '"version":' + JSON.stringify(resolved.serviceVersion) + ',') +
       '"runtime":"node","runtime_version":' + JSON.stringify(process.version) + '}'
     if (resolved.origin !== null) tail += ',"origin":' + JSON.stringify(resolved.origin)
-    this.statics = { xray, tail }
+    const fields: Readonly<Record<string, unknown>> = resolved.aws ?? {}
+    const awsFields = Object.keys(fields).map(key => [key, JSON.stringify(fields[key])] as const)
+    let aws = ''
+    for (const [key, json] of awsFields) aws += ',' + JSON.stringify(key) + ':' + json
+    this.statics = { xray, aws, awsFields, tail }
     return resolved
   }
 
@@ -117,10 +132,26 @@ export class Recorder implements SegmentSink {
     return this.ownEmitter ??= new UdpEmitter({ address: opts.udp, logger: opts.logger })
   }
 
-  /** @internal Logs once per kind. */
-  get once (): OnceLogger {
+  /** The logger in use: the `logger` option, else the default one (stderr, errors only). */
+  get logger (): Logger {
+    return this.options.logger
+  }
+
+  /**
+   * Logs each kind of problem once (see {@link OnceLog}). Packages that trace calls for
+   * this recorder report their own failures here, since tracing never fails a call.
+   */
+  get once (): OnceLog {
     if (this.log === null) void this.options
     return this.log!
+  }
+
+  /**
+   * The `aws` option in effect (a frozen copy, as it is written into every segment's
+   * `aws` object), or `null`.
+   */
+  get aws (): Readonly<Record<string, unknown>> | null {
+    return this.options.aws
   }
 
   /** @internal */
@@ -249,7 +280,12 @@ export class Recorder implements SegmentSink {
     else if (typeof emitter.flush === 'function') await emitter.flush()
   }
 
-  /** @internal Applies the context-missing strategy. */
+  /**
+   * Applies the `contextMissing` strategy for `operation` (say `'captureAWSClient'`), as the
+   * recorder does when code asks for the current segment and there is none: logs once
+   * (`'LOG_ERROR'`), throws an {@link XrayContextError} (`'RUNTIME_ERROR'`), calls the
+   * function, or does nothing. For packages that record calls under the current segment.
+   */
   contextMissing (operation: string): void {
     const strategy = this.options.contextMissing
     const message = `${operation}: no segment in context; open one with an adapter (req.xray) or recorder.beginSegment()`

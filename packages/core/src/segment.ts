@@ -4,6 +4,7 @@ import { newTraceId } from './ids'
 import type { DocumentStatics } from './serialize'
 import { serializeSegment } from './serialize'
 import type { Subsegment } from './subsegment'
+import type { TraceHeader } from './trace-header'
 
 const NO_EXTRA: Array<[string, string]> = []
 
@@ -60,6 +61,30 @@ export class Segment extends Entity {
     return this
   }
 
+  /**
+   * Declares that someone else sends this segment's document, as AWS Lambda does for the
+   * segment of each invocation: xraykit never sends it (closing it sends nothing), and
+   * every subsegment under it is sent as an independent subsegment document as it closes.
+   * `header` is the trace header the owner passed on: its `Parent` becomes this segment's
+   * id, so subsegments name the owner's segment as their `parent_id`, and its other fields
+   * (such as `Lineage`) go on with downstream calls. Its `Root` must be this segment's trace
+   * id, else it is ignored (debug log). Call it before opening subsegments.
+   */
+  markExternal (header?: TraceHeader): this {
+    if (header !== undefined && header !== null) {
+      if (header.root !== this.traceId) {
+        this.debug({ traceId: this.traceId, root: header.root }, 'markExternal: the header is of another trace; ignored')
+      } else {
+        // the owner's id replaces the one drawn at construction; nothing has been sent yet
+        if (header.parent !== null) (this as { id: string }).id = header.parent
+        if (header.extra.length > 0) this.incomingExtra = header.extra
+      }
+    }
+    // Marked as sent already, each child goes out on its own when it closes (subsegmentReady).
+    this.sent = true
+    return this
+  }
+
   /** @internal */
   get maxStackFrames (): number { return this.sink.maxStackFrames }
   /** @internal */
@@ -80,7 +105,8 @@ export class Segment extends Entity {
   }
 
   protected closed (): void {
-    if (this.sampled) this.sink.segmentClosed(this)
+    // a segment already sent when it closes is external (markExternal): its owner sends it
+    if (this.sampled && !this.sent) this.sink.segmentClosed(this)
   }
 
   /** The document exactly as it goes on the wire. */

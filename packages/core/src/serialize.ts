@@ -9,6 +9,10 @@ import type { Subsegment } from './subsegment'
 export interface DocumentStatics {
   /** The inside of `aws.xray`: `"sdk":"xraykit for Node.js","sdk_version":"…"`. */
   readonly xray: string
+  /** `,"ec2":{…},"account_id":"…"`: the `aws` option, written after `aws.xray`; may be empty. */
+  readonly aws: string
+  /** The same fields one by one, key and JSON text, for segments that set `aws` keys of their own. */
+  readonly awsFields: ReadonlyArray<readonly [string, string]>
   /** `,"service":{…}` and `,"origin":"…"` when configured; may be empty. */
   readonly tail: string
 }
@@ -120,7 +124,8 @@ export function serializeSegment (seg: Segment, markSent: boolean): string {
   out += ',"aws":{"xray":{' + statics.xray
   if (seg.ruleName !== null) out += ',"rule_name":' + JSON.stringify(seg.ruleName)
   out += '}'
-  if (seg.aws !== null) out += awsFields(seg.aws)
+  if (seg.aws === null) out += statics.aws
+  else out += (statics.aws === '' ? '' : staticAwsFields(statics, seg.aws)) + awsFields(seg.aws)
   out += '}' + statics.tail
   if (markSent) seg.sent = true
   return children(seg, out, markSent) + '}'
@@ -146,6 +151,16 @@ function awsFields (aws: Record<string, unknown>): string {
     if (key === 'xray') continue
     const json = safeValue(aws[key])
     if (json !== undefined) out += ',' + JSON.stringify(key) + ':' + json
+  }
+  return out
+}
+
+// The configured fields, less those the segment sets itself (they follow, and win).
+function staticAwsFields (statics: DocumentStatics, own: Record<string, unknown>): string {
+  let out = ''
+  for (const [key, json] of statics.awsFields) {
+    if (Object.prototype.hasOwnProperty.call(own, key) && safeValue(own[key]) !== undefined) continue
+    out += ',' + JSON.stringify(key) + ':' + json
   }
   return out
 }

@@ -116,6 +116,7 @@ export class NoopSubsegment extends Subsegment {
   override putAnnotation (): this { return this }
   override putMetadata (): this { return this }
   override addError (): this { return this }
+  override setAws (): this { return this }
   override attachCause (): void {}
   override addErrorFlag (): this { return this }
   override addFaultFlag (): this { return this }

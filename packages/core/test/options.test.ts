@@ -34,6 +34,14 @@ describe('configure validation', () => {
     ['service', 42, ErrorCodes.OPT_SERVICE],
     ['serviceVersion', '', ErrorCodes.OPT_SERVICE_VERSION],
     ['origin', 7, ErrorCodes.OPT_ORIGIN],
+    ['aws', 'ec2', ErrorCodes.OPT_AWS],
+    ['aws', null, ErrorCodes.OPT_AWS],
+    ['aws', [{ ec2: {} }], ErrorCodes.OPT_AWS],
+    ['aws', new Map([['ec2', {}]]), ErrorCodes.OPT_AWS],
+    ['aws', { account_id: 10n }, ErrorCodes.OPT_AWS],
+    ['aws', { account_id: () => '1' }, ErrorCodes.OPT_AWS],
+    ['aws', { account_id: Symbol('id') }, ErrorCodes.OPT_AWS],
+    ['aws', { xray: { sdk: 'mine' } }, ErrorCodes.OPT_AWS],
     ['context', {}, ErrorCodes.OPT_CONTEXT],
     ['context', 'async', ErrorCodes.OPT_CONTEXT],
     ['daemonAddress', 2000, ErrorCodes.OPT_DAEMON_ADDRESS],
@@ -56,6 +64,39 @@ describe('configure validation', () => {
     const err = optionsError(() => new Recorder().configure({ [option]: value } as any))
     expect(err.code).toBe(code)
     expect(err.message).toContain(option)
+  })
+
+  it('refuses an aws value that does not serialise, naming the key', () => {
+    const cycle: Record<string, unknown> = {}
+    cycle.self = cycle
+    const err = optionsError(() => new Recorder({ aws: { ecs: { container: 'web', cycle } } }))
+    expect(err.code).toBe(ErrorCodes.OPT_AWS)
+    expect(err.message).toContain('aws.ecs')
+    const reserved = optionsError(() => new Recorder({ aws: { xray: {} } }))
+    expect(reserved.message).toContain('aws.xray')
+  })
+
+  it('keeps a frozen JSON copy of aws, taken when configured', () => {
+    const ec2 = { instance_id: 'i-0123456789abcdef0', launched: new Date(0) }
+    const recorder = new Recorder({ aws: { ec2 } })
+    ec2.instance_id = 'changed'
+    expect(recorder.aws).toEqual({ ec2: { instance_id: 'i-0123456789abcdef0', launched: '1970-01-01T00:00:00.000Z' } })
+    expect(Object.isFrozen(recorder.aws)).toBe(true)
+    expect(Object.isFrozen(recorder.aws!.ec2)).toBe(true)
+    expect(new Recorder().aws).toBeNull()
+    // a key whose value is undefined is left out, as JSON.stringify does
+    expect(new Recorder({ aws: { account_id: undefined, ec2 } }).aws).toEqual({ ec2: { instance_id: 'changed', launched: '1970-01-01T00:00:00.000Z' } })
+    // like every option, named again it is replaced; undefined resets it
+    recorder.configure({ aws: { account_id: '1' } })
+    expect(recorder.aws).toEqual({ account_id: '1' })
+    recorder.configure({ aws: undefined })
+    expect(recorder.aws).toBeNull()
+  })
+
+  it('has a distinct code for each option', () => {
+    const codes = Object.values(ErrorCodes)
+    expect(new Set(codes).size).toBe(codes.length)
+    expect(ErrorCodes).toMatchObject({ OPT_AWS: 'XRAY_ERR_OPT_AWS', OPT_AWS_CLIENT: 'XRAY_ERR_OPT_AWS_CLIENT', OPT_PLUGINS: 'XRAY_ERR_OPT_PLUGINS' })
   })
 
   it('refuses unknown options, naming them', () => {
@@ -81,6 +122,7 @@ describe('configure validation', () => {
       service: 'svc',
       serviceVersion: '1.0.0',
       origin: 'AWS::EC2::Instance',
+      aws: { account_id: '111122223333' },
       context: new AsyncContext(),
       daemonAddress: '127.0.0.1:2000',
       emitter: new MemoryEmitter(),
