@@ -54,6 +54,19 @@ export interface UdpEmitterOptions {
 }
 
 const RETRY_AFTER_MS = 1000
+// Datagrams sent together at most; a larger burst goes out as it comes.
+const MAX_BATCH = 64
+
+// Emitters holding a batch for the end of the event loop's turn. A process that exits
+// before then (process.exit() right after a segment closed) still sends them: a UDP send
+// completes synchronously.
+const unsent = new Set<UdpEmitter>()
+let exitHooked = false
+function sendUnsent (): void {
+  for (const emitter of unsent) {
+    try { emitter.drain() } catch { /* exiting anyway */ }
+  }
+}
 
 function positiveInteger (value: number | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback
@@ -77,6 +90,8 @@ export class UdpEmitter implements Emitter {
   private state: 'idle' | 'connecting' | 'ready' | 'failed' | 'closed' = 'idle'
   private retryAt = 0
   private pending: string[] = []
+  private batch: string[] = []
+  private readonly drainBatch = (): void => { this.drain() }
   private inflight = 0
   private idleWaiters: Array<() => void> = []
   private readonly onSent: (err: Error | null, bytes: number) => void
@@ -101,9 +116,12 @@ export class UdpEmitter implements Emitter {
   }
 
   send (document: string): void {
-    const datagram = DAEMON_HEADER + document
+    this.dispatch(DAEMON_HEADER + document)
+  }
+
+  private dispatch (datagram: string): void {
     switch (this.state) {
-      case 'ready': this.write(datagram); return
+      case 'ready': this.enqueue(datagram); return
       case 'connecting': this.hold(datagram); return
       // held before opening, so that a socket failing at once drops it rather than keeping it
       case 'idle': this.hold(datagram); this.open(); return
@@ -115,6 +133,7 @@ export class UdpEmitter implements Emitter {
   }
 
   flush (): Promise<void> {
+    if (this.batch.length > 0) this.drain()
     if (this.inflight === 0 && (this.pending.length === 0 || this.state !== 'connecting')) return Promise.resolve()
     return new Promise(resolve => this.idleWaiters.push(resolve))
   }
@@ -160,6 +179,32 @@ export class UdpEmitter implements Emitter {
       for (const datagram of pending) this.write(datagram)
       if (this.inflight === 0) this.wake()
     })
+  }
+
+  // Documents that close in one turn of the event loop go out together, at its end: a
+  // burst of datagrams wakes the receiving daemon once, where datagrams spread over the
+  // turn wake it each time, and that wake-up is most of what a send costs.
+  private enqueue (datagram: string): void {
+    const batch = this.batch
+    batch.push(datagram)
+    if (batch.length >= MAX_BATCH) { this.drain(); return }
+    if (batch.length === 1) {
+      setImmediate(this.drainBatch)
+      unsent.add(this)
+      if (!exitHooked) { exitHooked = true; process.once('exit', sendUnsent) }
+    }
+  }
+
+  /** @internal Sends the batch now (at the end of the turn, on flush, and at process exit). */
+  drain (): void {
+    const batch = this.batch
+    if (batch.length === 0) return
+    this.batch = []
+    unsent.delete(this)
+    for (const datagram of batch) {
+      if (this.state === 'ready') this.write(datagram)
+      else this.dispatch(datagram)
+    }
   }
 
   private hold (datagram: string): void {

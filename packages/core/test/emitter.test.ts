@@ -79,6 +79,34 @@ describe('UdpEmitter through a daemon on loopback', () => {
   })
 })
 
+describe('UdpEmitter batching', () => {
+  it('documents of one turn go out together at its end, in order; flush() sends them at once', async () => {
+    const daemon = await TestDaemon.start()
+    const emitter = new UdpEmitter({ address: { host: '127.0.0.1', port: daemon.port } })
+    try {
+      emitter.send('{"n":-1}')
+      await emitter.flush()
+      // watch what reaches the real socket
+      const socket = (emitter as unknown as { socket: dgram.Socket }).socket
+      const send = socket.send
+      let written = 0
+      socket.send = function (this: dgram.Socket, ...args: unknown[]) { written++; return (send as Function).apply(this, args) } as typeof socket.send
+      for (let i = 0; i < 150; i++) emitter.send(`{"n":${i}}`)
+      // 64 at most wait for the end of the turn; a larger burst goes out as it comes
+      expect(written).toBe(128)
+      await new Promise(resolve => setImmediate(resolve))
+      expect(written).toBe(150)
+      await emitter.flush()
+      expect(emitter.stats).toMatchObject({ sent: 151, dropped: 0 })
+      await daemon.waitForDocuments(151)
+      expect(daemon.documents.map(d => d.n)).toEqual(Array.from({ length: 151 }, (_, i) => i - 1))
+    } finally {
+      await emitter.close()
+      await daemon.close()
+    }
+  })
+})
+
 describe('UdpEmitter without a daemon', () => {
   it('never throws, counts the drops and logs one line', async () => {
     const port = await deadPort()
@@ -165,6 +193,30 @@ describe('process lifetime', () => {
       expect(daemon.segments.map(d => d.name).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `child-${i}`).sort())
       // stdout and stderr pipes only: the UDP socket was released
       expect(Number(out)).toBeLessThanOrEqual(2)
+    } finally {
+      await daemon.close()
+    }
+  })
+
+  it('documents closed just before process.exit() still go out', async () => {
+    const daemon = await TestDaemon.start()
+    try {
+      const dist = path.join(__dirname, '..', 'dist', 'index.js')
+      // the socket is connected first, so the later documents wait for the end of the turn
+      const script = `
+        const { Recorder } = require(${JSON.stringify(dist)})
+        const recorder = new Recorder({ daemonAddress: ${JSON.stringify(daemon.address)}, sampling: 'all' })
+        recorder.beginSegment('first'); recorder.endSegment()
+        recorder.flush().then(() => {
+          for (let i = 0; i < 5; i++) { recorder.beginSegment('exit-' + i); recorder.endSegment() }
+          process.exit(0)
+        })
+      `
+      await new Promise<void>((resolve, reject) => {
+        execFile(process.execPath, ['-e', script], { timeout: 15000 }, (err) => err ? reject(err) : resolve())
+      })
+      await daemon.until(() => daemon.segments.length === 6)
+      expect(daemon.segments.map(d => d.name)).toEqual(['first', 'exit-0', 'exit-1', 'exit-2', 'exit-3', 'exit-4'])
     } finally {
       await daemon.close()
     }
