@@ -23,6 +23,8 @@ export const ErrorCodes = {
   OPT_AWS_CLIENT: 'XRAY_ERR_OPT_AWS_CLIENT',
   /** `applyOriginPlugins` was given an empty list or an unknown plugin name. */
   OPT_PLUGINS: 'XRAY_ERR_OPT_PLUGINS',
+  /** `capturePostgres` or `captureMySQL` was given something that is not the `pg` or `mysql2` module. */
+  OPT_SQL_DRIVER: 'XRAY_ERR_OPT_SQL_DRIVER',
   SAMPLING_RULES: 'XRAY_ERR_SAMPLING_RULES',
   CONTEXT_MISSING: 'XRAY_ERR_CONTEXT_MISSING',
   CLS_HOOKED_MISSING: 'XRAY_ERR_CLS_HOOKED_MISSING'

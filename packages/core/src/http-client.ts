@@ -5,10 +5,8 @@ import type { Entity } from './entity'
 import { sanitizeName } from './entity'
 import type { Recorder } from './recorder'
 import { noopSubsegment, xrayRecorder } from './recorder'
-import type { Segment } from './segment'
 import { Subsegment } from './subsegment'
 import { truncateChars } from './text'
-import { TraceHeader } from './trace-header'
 
 type RequestFn = typeof http.request
 // The CommonJS module objects, patched in place (they are mutable; ESM namespaces are
@@ -84,20 +82,6 @@ function currentEntity (): Entity | undefined {
   } catch { return undefined }
 }
 
-/**
- * @internal The header of a call made inside an unsampled trace: the same root and
- * `Sampled=0`, so the called service does not sample it either. No `Parent`: nothing of
- * this service is sent to be one.
- */
-export function unsampledHeader (segment: Segment): string {
-  return new TraceHeader(segment.traceId, null, '0', segment.incomingExtra).toString()
-}
-
-/** @internal `X-Amzn-Trace-Id` for a call made by `sub`, with the fields that arrived with the trace. */
-export function outgoingHeader (sub: Subsegment): string {
-  return new TraceHeader(sub.root.traceId, sub.id, '1', sub.root.incomingExtra).toString()
-}
-
 function hasTraceHeader (headers: unknown): boolean {
   if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) return Array.isArray(headers)
   return Object.keys(headers).some(k => k.toLowerCase() === 'x-amzn-trace-id')
@@ -141,9 +125,10 @@ function wrap (original: RequestFn, defaultProtocol: string): Function {
       let header: string
       if (current.segment.sampled) {
         sub = startCall(current, protocol, host.replace(/^\[|\]$/g, ''), port, options.method ?? 'GET', options.path ?? (url === null ? '/' : url.pathname + url.search))
-        header = outgoingHeader(sub)
+        header = sub.downstreamTraceHeader()
       } else {
-        header = unsampledHeader(current.segment)
+        // Sampled=0 and no Parent: the callee does not sample either
+        header = current.segment.downstreamTraceHeader()
       }
       const withHeader = { ...options, headers: { ...(options.headers as object), 'X-Amzn-Trace-Id': header } }
       if (typeof args[i] === 'object' && args[i] !== null) args[i] = withHeader
@@ -183,11 +168,11 @@ function onFetchCreate (message: unknown): void {
   try {
     const headers = request.headers
     if (typeof headers === 'string' ? /(^|\r\n)x-amzn-trace-id:/i.test(headers) : Array.isArray(headers) && headers.some((h, i) => i % 2 === 0 && String(h).toLowerCase() === 'x-amzn-trace-id')) return
-    if (!current.segment.sampled) { request.addHeader('X-Amzn-Trace-Id', unsampledHeader(current.segment)); return }
+    if (!current.segment.sampled) { request.addHeader('X-Amzn-Trace-Id', current.segment.downstreamTraceHeader()); return }
     const parent = current
     const origin = new URL(String(request.origin))
     const sub = startCall(parent, origin.protocol, origin.hostname.replace(/^\[|\]$/g, ''), origin.port, request.method, request.path)
-    request.addHeader('X-Amzn-Trace-Id', outgoingHeader(sub))
+    request.addHeader('X-Amzn-Trace-Id', sub.downstreamTraceHeader())
     fetchCalls.set(request, sub)
   } catch { /* never fail the call */ }
 }

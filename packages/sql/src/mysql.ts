@@ -1,9 +1,8 @@
 import * as path from 'node:path'
 import { ErrorCodes, XrayOptionsError } from '@xraykit/core'
 import type { SqlData } from '@xraykit/core'
-import { logOnce } from './internals'
 import type { CaptureState, ConnectionInfo, SqlCaptureOptions } from './query'
-import { bindToCaller, connectionUrl, driverVersion, install, installedOn, normalizeOptions, parentFor, patchMethod, QueryCall, unpatch } from './query'
+import { bindToCaller, connectionUrl, driverVersion, install, installedOn, logOnce, normalizeOptions, parentFor, patchMethod, QueryCall, unpatch } from './query'
 
 /**
  * The `mysql2` module (`require('mysql2')`) or its promise API (`require('mysql2/promise')`);
@@ -98,7 +97,7 @@ function callbackApi (mysql2: MySQLModule, fn: string): CallbackApi {
       } catch { /* not beside it */ }
     }
   }
-  throw new XrayOptionsError(ErrorCodes.OPTIONS, `${fn}(mysql2): expected the mysql2 module (require('mysql2') or require('mysql2/promise')), got ${mysql2 === null ? 'null' : typeof mysql2} without Connection.prototype.query`)
+  throw new XrayOptionsError(ErrorCodes.OPT_SQL_DRIVER, `${fn}(mysql2): expected the mysql2 module (require('mysql2') or require('mysql2/promise')), got ${mysql2 === null ? 'null' : typeof mysql2} without Connection.prototype.query`)
 }
 
 function tracedQuery (state: CaptureState, conn: MySQLConnection, original: Function, args: unknown[], prepared: boolean): unknown {

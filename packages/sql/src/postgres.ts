@@ -1,8 +1,7 @@
 import { ErrorCodes, XrayOptionsError } from '@xraykit/core'
 import type { SqlData } from '@xraykit/core'
-import { logOnce } from './internals'
 import type { CaptureState, ConnectionInfo, SqlCaptureOptions } from './query'
-import { bindToCaller, connectionUrl, driverVersion, install, installedOn, normalizeOptions, parentFor, patchMethod, QueryCall, unpatch } from './query'
+import { bindToCaller, connectionUrl, driverVersion, install, installedOn, logOnce, normalizeOptions, parentFor, patchMethod, QueryCall, unpatch } from './query'
 
 /** The parts of the `pg` module that are captured: `require('pg')` (or `import pg from 'pg'`) fits. */
 export interface PostgresModule {
@@ -91,7 +90,7 @@ export function releasePostgres (pg: PostgresModule): void {
 function clientPrototype (pg: PostgresModule, fn: string): object {
   const proto = (pg as Partial<PostgresModule> | null | undefined)?.Client?.prototype as { query?: unknown } | undefined
   if (proto === undefined || proto === null || typeof proto.query !== 'function') {
-    throw new XrayOptionsError(ErrorCodes.OPTIONS, `${fn}(pg): expected the pg module (require('pg')), got ${pg === null ? 'null' : typeof pg} without Client.prototype.query`)
+    throw new XrayOptionsError(ErrorCodes.OPT_SQL_DRIVER, `${fn}(pg): expected the pg module (require('pg')), got ${pg === null ? 'null' : typeof pg} without Client.prototype.query`)
   }
   return proto
 }

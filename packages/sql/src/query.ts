@@ -2,7 +2,6 @@ import { AsyncResource } from 'node:async_hooks'
 import * as path from 'node:path'
 import { ErrorCodes, Subsegment, XrayOptionsError, xrayRecorder } from '@xraykit/core'
 import type { Entity, Recorder, SqlData } from '@xraykit/core'
-import { contextMissing, logOnce } from './internals'
 import type { Dialect } from './sanitize'
 import { sanitizeCached } from './sanitize'
 
@@ -92,10 +91,22 @@ export function parentFor (recorder: Recorder, operation: string): Entity | null
     return null
   }
   if (parent === undefined) {
-    contextMissing(recorder, operation)
+    try {
+      recorder.contextMissing(operation)
+    } catch (err) {
+      // RUNTIME_ERROR throws; a query still never fails for tracing
+      logOnce(recorder, 'sql-context-missing', { operation, err }, `${operation}: no segment in context; the query ran untraced`)
+    }
     return null
   }
   return parent.segment.sampled ? parent : null
+}
+
+/** @internal Logs each kind of problem once per recorder configuration, at error level. */
+export function logOnce (recorder: Recorder, kind: string, fields: object, msg: string): void {
+  // `once` resolves the recorder's options, which can throw (a malformed
+  // AWS_XRAY_DAEMON_ADDRESS), and a user's logger can throw too: neither may fail a query.
+  try { recorder.once.error(kind, fields, msg + '. Later occurrences are not logged') } catch { /* nothing left to report to */ }
 }
 
 /** @internal One query being recorded. */

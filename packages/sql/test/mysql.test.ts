@@ -299,7 +299,7 @@ describe('captureMySQL', () => {
     const bad: Array<[() => unknown, string, RegExp]> = [
       [() => captureMySQL(mysql, { collectQueries: 1 as unknown as boolean }), 'XRAY_ERR_OPTIONS', /collectQueries must be a boolean, got number/],
       [() => captureMySQL(mysql, { recorder: null as unknown as Recorder }), 'XRAY_ERR_OPT_RECORDER', /recorder must be a Recorder, got null/],
-      [() => captureMySQL({ createConnection () {} }), 'XRAY_ERR_OPTIONS', /expected the mysql2 module/]
+      [() => captureMySQL({ createConnection () {} }), 'XRAY_ERR_OPT_SQL_DRIVER', /expected the mysql2 module/]
     ]
     for (const [fn, code, message] of bad) {
       let thrown: unknown

@@ -272,7 +272,9 @@ describe('capturePostgres', () => {
   })
 
   it('lets a query outside any segment run under RUNTIME_ERROR, and applies the strategy', async () => {
-    const strict = testRecorder(daemon, { contextMissing: 'RUNTIME_ERROR' })
+    const errors: Array<[Record<string, unknown>, string | undefined]> = []
+    const logger = { debug () {}, info () {}, warn () {}, error (fields: object, msg?: string) { errors.push([fields as Record<string, unknown>, msg]) } }
+    const strict = testRecorder(daemon, { contextMissing: 'RUNTIME_ERROR', logger })
     const messages: string[] = []
     const hooked = testRecorder(daemon, { contextMissing: (m) => { messages.push(m) } })
     const c = await client()
@@ -281,6 +283,10 @@ describe('capturePostgres', () => {
       expect(() => strict.beginSubsegment('x')).toThrow(XrayContextError) // the strategy is really on
       expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
       expect((await new Promise((resolve, reject) => c.query('SELECT 2 AS two', (err, r) => err != null ? reject(err) : resolve(r.rows))))).toEqual([{ two: 2 }])
+      // logged once for both queries, not thrown
+      expect(errors).toHaveLength(1)
+      expect(errors[0][0]).toMatchObject({ kind: 'sql-context-missing', operation: 'pg.query', err: expect.any(XrayContextError) })
+      expect(errors[0][1]).toMatch(/pg\.query: no segment in context; the query ran untraced/)
       capturePostgres(pg, { recorder: hooked })
       await c.query('SELECT 3')
       expect(messages).toHaveLength(1)
@@ -325,7 +331,7 @@ describe('capturePostgres', () => {
       [() => capturePostgres(pg, { collectQueries: 'yes' as unknown as boolean }), 'XRAY_ERR_OPTIONS', /collectQueries must be a boolean, got string/],
       [() => capturePostgres(pg, { recorder: {} as Recorder }), 'XRAY_ERR_OPT_RECORDER', /recorder must be a Recorder/],
       [() => capturePostgres(pg, { collectQuery: true } as object), 'XRAY_ERR_OPTIONS', /unknown option "collectQuery"/],
-      [() => capturePostgres({} as typeof pg), 'XRAY_ERR_OPTIONS', /expected the pg module/],
+      [() => capturePostgres({} as typeof pg), 'XRAY_ERR_OPT_SQL_DRIVER', /expected the pg module/],
       [() => capturePostgres(pg, 'all' as unknown as object), 'XRAY_ERR_OPTIONS', /options must be an object/]
     ]
     for (const [fn, code, message] of bad) {
