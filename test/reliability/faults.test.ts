@@ -204,3 +204,28 @@ describe('documents over the UDP limit', () => {
     expect(doc.cause.exceptions[0].truncated).toBeGreaterThanOrEqual(1000)
   })
 })
+
+describe('a logger and an emitter that both throw', () => {
+  test('requests still answer 200 and closing a segment never throws', async () => {
+    const boom = (): never => { throw new Error('logger down') }
+    const logger = { debug: boom, info: boom, warn: boom, error: boom }
+    const emitter = { send: (): never => { throw new Error('emitter down') }, flush: async () => {}, close: async () => {} }
+    const recorder = new Recorder({ emitter, logger, sampling: 'all' })
+    const app = await express5.start({ recorder })
+    try {
+      const responses = await pool(20, 5, async (i) => send(app.port, i % 2 === 0 ? '/ok' : '/capture'))
+      expect(responses.map(r => r.status)).toEqual(Array(20).fill(200))
+      // outside any request too
+      expect(() => {
+        const segment = recorder.beginSegment('job')
+        recorder.beginSubsegment('step').putAnnotation('bad key!', Symbol('x') as unknown as string)
+        recorder.endSubsegment()
+        recorder.endSubsegment()
+        segment.close()
+        recorder.once.error('anything', {}, 'a message')
+      }).not.toThrow()
+    } finally {
+      await app.close()
+    }
+  })
+})

@@ -37,12 +37,13 @@ export class OnceLogger {
   private readonly seen = new Map<string, number>()
   constructor (readonly log: Logger) {}
 
+  // A logger that throws is the app's problem, never a reason to fail its request.
   error (kind: string, fields: object, msg: string): void {
-    if (this.first(kind)) this.log.error({ kind, ...fields }, msg)
+    if (this.first(kind)) try { this.log.error({ kind, ...fields }, msg) } catch { /* ignored */ }
   }
 
   warn (kind: string, fields: object, msg: string): void {
-    if (this.first(kind)) this.log.warn({ kind, ...fields }, msg)
+    if (this.first(kind)) try { this.log.warn({ kind, ...fields }, msg) } catch { /* ignored */ }
   }
 
   private first (kind: string): boolean {

@@ -3,7 +3,7 @@ import type { Emitter } from './emitter'
 import { MAX_DOCUMENT_BYTES, UdpEmitter } from './emitter'
 import type { Entity } from './entity'
 import { ErrorCodes, XrayContextError, XrayOptionsError } from './errors'
-import { OnceLogger } from './logger'
+import { consoleLogger, OnceLogger } from './logger'
 import type { Logger } from './logger'
 import type { ResolvedOptions, XrayOptions } from './options'
 import { normalizeOptions } from './options'
@@ -142,7 +142,10 @@ export class Recorder implements SegmentSink {
    * this recorder report their own failures here, since tracing never fails a call.
    */
   get once (): OnceLog {
-    if (this.log === null) void this.options
+    if (this.log === null) {
+      // options that cannot be resolved (a malformed environment variable) still get a log
+      try { void this.options } catch { this.log = new OnceLogger(consoleLogger('error')) }
+    }
     return this.log!
   }
 
@@ -156,7 +159,7 @@ export class Recorder implements SegmentSink {
 
   /** @internal */
   debug (fields: object, msg: string): void {
-    this.options.logger.debug(fields, msg)
+    try { this.options.logger.debug(fields, msg) } catch { /* a throwing logger never fails a request */ }
   }
 
   /**
