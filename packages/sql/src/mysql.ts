@@ -2,7 +2,7 @@ import * as path from 'node:path'
 import { ErrorCodes, XrayOptionsError } from '@xraykit/core'
 import type { SqlData } from '@xraykit/core'
 import type { CaptureState, ConnectionInfo, SqlCaptureOptions } from './query'
-import { bindToCaller, connectionUrl, driverVersion, install, installedOn, logOnce, normalizeOptions, parentFor, patchMethod, QueryCall, unpatch } from './query'
+import { bindPoolCallbacks, connectionUrl, driverVersion, install, installedOn, logOnce, normalizeOptions, parentFor, patchMethod, QueryCall, uninstall } from './query'
 
 /**
  * The `mysql2` module (`require('mysql2')`) or its promise API (`require('mysql2/promise')`);
@@ -55,26 +55,16 @@ export function captureMySQL<T extends MySQLModule> (mysql2: T, options?: SqlCap
     }),
     patchMethod(proto, 'execute', original => function execute (this: MySQLConnection, ...args: unknown[]) {
       return tracedQuery(state, this, original, args, true)
-    })
+    }),
+    ...bindPoolCallbacks(api.Pool?.prototype, 'getConnection')
   ]
-  const poolProto = api.Pool?.prototype as { getConnection?: unknown } | undefined
-  if (poolProto !== undefined && typeof poolProto.getConnection === 'function') {
-    patches.push(patchMethod(poolProto, 'getConnection', original => function getConnection (this: unknown, ...args: unknown[]) {
-      if (typeof args[0] === 'function') args[0] = bindToCaller(args[0] as Callback)
-      return original.apply(this, args)
-    }))
-  }
   install(proto, kCapture, { state, patches })
   return mysql2
 }
 
 /** Undoes {@link captureMySQL} (given either `mysql2` or `mysql2/promise`). */
 export function releaseMySQL (mysql2: MySQLModule): void {
-  const proto = callbackApi(mysql2, 'releaseMySQL').Connection.prototype
-  const installed = installedOn(proto, kCapture)
-  if (installed === undefined) return
-  for (const patch of installed.patches.reverse()) unpatch(patch)
-  install(proto, kCapture, undefined)
+  uninstall(callbackApi(mysql2, 'releaseMySQL').Connection.prototype, kCapture)
 }
 
 interface CallbackApi { Connection: { prototype: object }, Pool?: { prototype: object } }

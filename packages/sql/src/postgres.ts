@@ -1,7 +1,7 @@
 import { ErrorCodes, XrayOptionsError } from '@xraykit/core'
 import type { SqlData } from '@xraykit/core'
 import type { CaptureState, ConnectionInfo, SqlCaptureOptions } from './query'
-import { bindToCaller, connectionUrl, driverVersion, install, installedOn, logOnce, normalizeOptions, parentFor, patchMethod, QueryCall, unpatch } from './query'
+import { bindPoolCallbacks, connectionUrl, driverVersion, install, installedOn, logOnce, normalizeOptions, parentFor, patchMethod, QueryCall, uninstall } from './query'
 
 /** The parts of the `pg` module that are captured: `require('pg')` (or `import pg from 'pg'`) fits. */
 export interface PostgresModule {
@@ -65,26 +65,16 @@ export function capturePostgres<T extends PostgresModule> (pg: T, options?: SqlC
     patchMethod(proto, 'connect', original => function connect (this: PgClient, ...args: unknown[]) {
       watchServerVersion(this)
       return original.apply(this, args)
-    })
+    }),
+    ...bindPoolCallbacks(pg.Pool?.prototype, 'connect')
   ]
-  const poolProto = pg.Pool?.prototype as { connect?: unknown } | undefined
-  if (poolProto !== undefined && typeof poolProto.connect === 'function') {
-    patches.push(patchMethod(poolProto, 'connect', original => function connect (this: unknown, ...args: unknown[]) {
-      if (typeof args[0] === 'function') args[0] = bindToCaller(args[0] as Callback)
-      return original.apply(this, args)
-    }))
-  }
   install(proto, kCapture, { state, patches })
   return pg
 }
 
 /** Undoes {@link capturePostgres}: `pg` is as it was before. */
 export function releasePostgres (pg: PostgresModule): void {
-  const proto = clientPrototype(pg, 'releasePostgres')
-  const installed = installedOn(proto, kCapture)
-  if (installed === undefined) return
-  for (const patch of installed.patches.reverse()) unpatch(patch)
-  install(proto, kCapture, undefined)
+  uninstall(clientPrototype(pg, 'releasePostgres'), kCapture)
 }
 
 function clientPrototype (pg: PostgresModule, fn: string): object {

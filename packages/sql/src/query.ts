@@ -214,3 +214,24 @@ export function install (target: object, key: symbol, installed: Installed | und
   if (installed === undefined) delete (target as Record<symbol, unknown>)[key]
   else Object.defineProperty(target, key, { value: installed, writable: true, configurable: true, enumerable: false })
 }
+
+/**
+ * @internal Binds the callback a pool method takes (`pool.connect(cb)`,
+ * `pool.getConnection(cb)`) to its caller's async context; see {@link bindToCaller}.
+ * Returns no patch when the pool has no such method.
+ */
+export function bindPoolCallbacks (poolProto: object | undefined, key: string): Patch[] {
+  if (poolProto === undefined || typeof (poolProto as Record<string, unknown>)[key] !== 'function') return []
+  return [patchMethod(poolProto, key, original => function (this: unknown, ...args: unknown[]) {
+    if (typeof args[0] === 'function') args[0] = bindToCaller(args[0] as (...a: unknown[]) => unknown)
+    return original.apply(this, args)
+  })]
+}
+
+/** @internal Undoes a capture installed on `target` under `key`: every patch, in reverse. */
+export function uninstall (target: object, key: symbol): void {
+  const installed = installedOn(target, key)
+  if (installed === undefined) return
+  for (const patch of installed.patches.reverse()) unpatch(patch)
+  install(target, key, undefined)
+}
