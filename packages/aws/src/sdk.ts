@@ -1,5 +1,4 @@
 import { ErrorCodes, Recorder, Subsegment, XrayOptionsError, xrayRecorder } from '@xraykit/core'
-import type { Entity } from '@xraykit/core'
 import { requestFields, responseFields } from './services'
 
 /** The arguments of a build-step handler of an AWS SDK v3 client (structural: no SDK types needed). */
@@ -106,14 +105,6 @@ export function captureAWSClient<T extends AwsClientLike> (client: T, options: C
 
 // Even a recorder whose options cannot be resolved (a malformed AWS_XRAY_DAEMON_ADDRESS, say)
 // must not fail the call through its logger.
-function reportOnce (recorder: Recorder, kind: string, fields: object, msg: string): void {
-  try { recorder.once.error(kind, fields, msg) } catch { /* nothing left to report to */ }
-}
-
-function currentEntity (recorder: Recorder): Entity | undefined {
-  try { return recorder.getEntity() } catch { return undefined }
-}
-
 function awsTracingMiddleware (config: object, recorder: Recorder): AwsBuildMiddleware {
   const region = regionResolver(config)
   const serviceIdOf = (context: AwsHandlerContext): string => {
@@ -123,16 +114,8 @@ function awsTracingMiddleware (config: object, recorder: Recorder): AwsBuildMidd
   }
   return function xraykitAwsMiddleware (next, context) {
     return async function xraykitAwsCall (args) {
-      const parent = currentEntity(recorder)
-      if (parent === undefined) {
-        try {
-          recorder.contextMissing('captureAWSClient')
-        } catch (err) {
-          // 'RUNTIME_ERROR' throws; tracing still never fails the call
-          reportOnce(recorder, 'aws-context-missing-threw', { err }, 'the context-missing strategy threw during an AWS SDK call; the call went on untraced. Later occurrences are not logged')
-        }
-        return await next(args)
-      }
+      const parent = recorder.entityForCall('captureAWSClient')
+      if (parent === undefined) return await next(args)
       let sub: Subsegment | null = null
       let service = ''
       try {
@@ -146,7 +129,7 @@ function awsTracingMiddleware (config: object, recorder: Recorder): AwsBuildMidd
           setTraceHeader(args.request, sub.downstreamTraceHeader())
         }
       } catch (err) {
-        reportOnce(recorder, 'aws-begin-threw', { err }, 'recording an AWS SDK call failed; the call went on untraced. Later occurrences are not logged')
+        recorder.once.error('aws-begin-threw', { err }, 'recording an AWS SDK call failed; the call went on untraced. Later occurrences are not logged')
       }
       if (sub === null) return await next(args)
       let result: AwsBuildOutput
@@ -207,7 +190,7 @@ function awsTracingMiddleware (config: object, recorder: Recorder): AwsBuildMidd
         else if (status >= 400) sub.error = true
       }
     } catch (e) {
-      reportOnce(recorder, 'aws-record-threw', { err: e }, 'recording the outcome of an AWS SDK call failed. Later occurrences are not logged')
+      recorder.once.error('aws-record-threw', { err: e }, 'recording the outcome of an AWS SDK call failed. Later occurrences are not logged')
     }
     try { sub.close() } catch { /* never fail the call */ }
   }

@@ -299,6 +299,24 @@ export class Recorder implements SegmentSink {
     }
   }
 
+  /**
+   * The entity a downstream call made now is recorded under (its segment may be unsampled:
+   * the call then only carries `Sampled=0`). With none in context, applies the
+   * `contextMissing` strategy for `operation` and returns `undefined`, but never throws:
+   * under `'RUNTIME_ERROR'` the error is logged once instead, because tracing must never
+   * fail the call. For packages that trace clients (`captureAWSClient`, `capturePostgres`).
+   */
+  entityForCall (operation: string): Entity | undefined {
+    try {
+      const entity = this.options.context.get()
+      if (entity !== undefined) return entity
+      this.contextMissing(operation)
+    } catch (err) {
+      this.once.error('call-context-missing', { operation, err }, `${operation}: no segment in context; the call went on untraced. Later occurrences are not logged`)
+    }
+    return undefined
+  }
+
   // -- sending ---------------------------------------------------------------------------
 
   /** @internal */

@@ -222,4 +222,21 @@ describe('the recorder for downstream capture', () => {
     recorder.contextMissing('captureThing')
     expect(seen).toEqual([expect.stringMatching(/^captureThing: /)])
   })
+
+  it('entityForCall: the current entity, unsampled too; else the strategy, which never throws from here', () => {
+    const logger = new ListLogger()
+    const recorder = new Recorder({ logger, sampling: 'none', contextMissing: 'RUNTIME_ERROR' })
+    const unsampled = recorder.beginSegment('job')
+    expect(recorder.entityForCall('captureThing')).toBe(unsampled)
+    recorder.context.enterWith(undefined)
+    expect(recorder.entityForCall('captureThing')).toBeUndefined()
+    expect(recorder.entityForCall('captureThing')).toBeUndefined()
+    expect(logger.at('error')).toEqual([expect.objectContaining({
+      fields: expect.objectContaining({ kind: 'call-context-missing', operation: 'captureThing', err: expect.any(XrayContextError) })
+    })])
+    const seen: string[] = []
+    recorder.configure({ contextMissing: (message) => { seen.push(message) } })
+    expect(recorder.entityForCall('captureOther')).toBeUndefined()
+    expect(seen).toEqual([expect.stringMatching(/^captureOther: /)])
+  })
 })

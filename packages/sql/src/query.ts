@@ -84,29 +84,13 @@ export function connectionUrl (scheme: string, host: string, port: number | stri
  * segment in context (the context-missing strategy applies) or an unsampled one.
  */
 export function parentFor (recorder: Recorder, operation: string): Entity | null {
-  let parent: Entity | undefined
-  try {
-    parent = recorder.context.get()
-  } catch {
-    return null
-  }
-  if (parent === undefined) {
-    try {
-      recorder.contextMissing(operation)
-    } catch (err) {
-      // RUNTIME_ERROR throws; a query still never fails for tracing
-      logOnce(recorder, 'sql-context-missing', { operation, err }, `${operation}: no segment in context; the query ran untraced`)
-    }
-    return null
-  }
-  return parent.segment.sampled ? parent : null
+  const parent = recorder.entityForCall(operation)
+  return parent !== undefined && parent.segment.sampled ? parent : null
 }
 
 /** @internal Logs each kind of problem once per recorder configuration, at error level. */
 export function logOnce (recorder: Recorder, kind: string, fields: object, msg: string): void {
-  // `once` resolves the recorder's options, which can throw (a malformed
-  // AWS_XRAY_DAEMON_ADDRESS), and a user's logger can throw too: neither may fail a query.
-  try { recorder.once.error(kind, fields, msg + '. Later occurrences are not logged') } catch { /* nothing left to report to */ }
+  recorder.once.error(kind, fields, msg + '. Later occurrences are not logged')
 }
 
 /** @internal One query being recorded. */

@@ -285,8 +285,8 @@ describe('capturePostgres', () => {
       expect((await new Promise((resolve, reject) => c.query('SELECT 2 AS two', (err, r) => err != null ? reject(err) : resolve(r.rows))))).toEqual([{ two: 2 }])
       // logged once for both queries, not thrown
       expect(errors).toHaveLength(1)
-      expect(errors[0][0]).toMatchObject({ kind: 'sql-context-missing', operation: 'pg.query', err: expect.any(XrayContextError) })
-      expect(errors[0][1]).toMatch(/pg\.query: no segment in context; the query ran untraced/)
+      expect(errors[0][0]).toMatchObject({ kind: 'call-context-missing', operation: 'pg.query', err: expect.any(XrayContextError) })
+      expect(errors[0][1]).toMatch(/pg\.query: no segment in context; the call went on untraced/)
       capturePostgres(pg, { recorder: hooked })
       await c.query('SELECT 3')
       expect(messages).toHaveLength(1)
