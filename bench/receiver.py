@@ -1,8 +1,21 @@
-# A stand-in for the X-Ray daemon's UDP side that costs little CPU, so it does not steal
-# time from the load generator it shares a core with: it drains datagrams in a tight loop
-# and counts datagrams and bytes. A control socket answers "count" and "reset".
+# A stand-in for the X-Ray daemon's UDP side: counts datagrams and bytes, and answers
+# "count" and "reset" on a control socket. It shares a core with the load generator, so it
+# is built to take as little from it as it can.
+#
+#   python3 receiver.py [poll_ms]
+#
+# poll_ms > 0 (the bench's default, 2): after draining the socket it sleeps that long, then
+# drains everything that arrived meanwhile. Datagrams then land in the socket buffer
+# without waking anyone, as they do at a daemon that is busy, or on a core of its own.
+# poll_ms = 0: it blocks until each datagram arrives, so every datagram sent while it
+# waits makes the kernel wake it on the load generator's core. On a small virtual machine
+# that wake-up is costly for both cores, and it is not work the tracing SDK does.
 import select
 import socket
+import sys
+import time
+
+poll = float(sys.argv[1]) / 1000 if len(sys.argv) > 1 else 0.0
 
 data = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 data.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
@@ -24,6 +37,8 @@ while True:
                 break
             datagrams += 1
             total += size
+        if poll > 0:
+            time.sleep(poll)
     if control in ready:
         msg, addr = control.recvfrom(64)
         if msg == b'reset':

@@ -1,6 +1,7 @@
 // pnpm bench [--duration 10] [--warmup 3] [--rounds 3] [--connections 50]
 //            [--frameworks express,koa,fastify] [--sampling all,default]
 //            [--variants bare,xraykit,official,otel] [--emit-only] [--no-emit]
+//            [--receiver-poll 2]   (ms the receiver sleeps between drains; 0: woken per datagram)
 //   more variants: xraykit-scoped (asyncContext: false), als (AsyncLocalStorage alone)
 //
 // Starts one server per variant (pinned to CPU 0 where taskset exists), loads them in
@@ -25,6 +26,7 @@ const { values: opts } = parseArgs({
     sampling: { type: 'string', default: 'all,default' },
     variants: { type: 'string', default: 'bare,xraykit,official,otel' },
     segments: { type: 'string', default: '100000' },
+    'receiver-poll': { type: 'string', default: '2' },
     'emit-only': { type: 'boolean', default: false },
     'no-emit': { type: 'boolean', default: false }
   }
@@ -44,15 +46,17 @@ try { execFileSync('taskset', ['-pc', '0', String(process.pid)], { stdio: 'ignor
 const pin = (pid, cpu) => { if (pinning) try { execFileSync('taskset', ['-pc', String(cpu), String(pid)], { stdio: 'ignore' }) } catch {} }
 
 // -- the receiver -------------------------------------------------------------------------
-// receiver.py drains and counts datagrams cheaply (the real daemon is a Go program); a Node
-// receiver, used where python3 is missing, spends far more CPU per datagram, and that CPU
-// comes out of the load generator's core.
+// receiver.py drains and counts datagrams cheaply (the real daemon is a Go program); by
+// default it drains every 2 ms, so the datagrams do not wake it on the load generator's
+// core one by one (see receiver.py). A Node receiver, used where python3 is missing, is
+// woken for each datagram and spends far more CPU per datagram, and that CPU comes out of
+// the load generator's core.
 const receiver = await startReceiver()
 const daemonAddress = `127.0.0.1:${receiver.port}`
 
 async function startReceiver () {
   try {
-    const py = spawn('python3', [join(here, 'receiver.py')], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const py = spawn('python3', [join(here, 'receiver.py'), String(Number(opts['receiver-poll']) || 0)], { stdio: ['ignore', 'pipe', 'inherit'] })
     const [line] = await Promise.race([once(py.stdout, 'data'), once(py, 'error').then(([e]) => { throw e })])
     const [port, controlPort] = String(line).trim().split(' ').map(Number)
     pin(py.pid, 1)
@@ -65,7 +69,9 @@ async function startReceiver () {
       const [datagrams, bytes] = String(msg).split(' ').map(Number)
       return { datagrams, bytes }
     }
-    return { port, kind: 'python3', reset: () => ask('reset'), count: () => ask('count'), close () { control.close(); py.kill() } }
+    const poll = Number(opts['receiver-poll']) || 0
+    const kind = poll > 0 ? `python3, drains every ${poll} ms` : 'python3, woken for each datagram'
+    return { port, kind, reset: () => ask('reset'), count: () => ask('count'), close () { control.close(); py.kill() } }
   } catch {
     const socket = dgram.createSocket('udp4')
     const counts = { datagrams: 0, bytes: 0 }
@@ -75,7 +81,7 @@ async function startReceiver () {
     try { socket.setRecvBufferSize(32 * 1024 * 1024) } catch {}
     return {
       port: socket.address().port,
-      kind: 'node',
+      kind: 'node, woken for each datagram',
       async reset () { counts.datagrams = 0; counts.bytes = 0 },
       async count () { return { ...counts } },
       close () { socket.close() }

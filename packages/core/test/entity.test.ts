@@ -25,6 +25,16 @@ describe('names', () => {
     expect(sanitizeName('n'.repeat(300))).toHaveLength(200)
   })
 
+  it('treats every ASCII character as the schema pattern does, on the fast path too', () => {
+    const allowed = /^[\p{L}\p{Zs}\p{N}_.:/%&#=+\-@]$/u
+    for (let c = 0; c < 128; c++) {
+      const ch = String.fromCharCode(c)
+      expect([c, sanitizeName('a' + ch + 'b')]).toEqual([c, allowed.test(ch) ? 'a' + ch + 'b' : 'a_b'])
+    }
+    expect(sanitizeName('x'.repeat(200))).toBe('x'.repeat(200))
+    expect(sanitizeName('x'.repeat(201))).toBe('x'.repeat(200))
+  })
+
   it('never yields an empty name', () => {
     expect(sanitizeName('')).toBe('unnamed')
     expect(sanitizeName(undefined)).toBe('unnamed')
