@@ -43,7 +43,9 @@ const LABEL = {
 const officialLabel = fw => fw === 'koa' ? 'official SDK core (hand-written Koa middleware)' : `official aws-xray-sdk-${fw}`
 let pinning = true
 try { execFileSync('taskset', ['-pc', '0', String(process.pid)], { stdio: 'ignore' }); execFileSync('taskset', ['-pc', '0-1023', String(process.pid)], { stdio: 'ignore' }) } catch { pinning = false }
-const pin = (pid, cpu) => { if (pinning) try { execFileSync('taskset', ['-pc', String(cpu), String(pid)], { stdio: 'ignore' }) } catch {} }
+// -a: every thread of the process, not only its main thread. V8's GC and compiler threads
+// start before the pinning; left free, they would run on the other core.
+const pin = (pid, cpu) => { if (pinning) try { execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' }) } catch {} }
 
 // -- the receiver -------------------------------------------------------------------------
 // receiver.py drains and counts datagrams cheaply (the real daemon is a Go program); by
@@ -110,8 +112,11 @@ async function stats (server) {
 }
 
 async function load (port, seconds) {
-  const child = spawn(process.execPath, [join(here, 'load.cjs'), `http://127.0.0.1:${port}/hello`, opts.connections, String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] })
-  pin(child.pid, 1)
+  // started on its core, so that none of its threads ever runs on the server's
+  const args = [join(here, 'load.cjs'), `http://127.0.0.1:${port}/hello`, opts.connections, String(seconds)]
+  const child = pinning
+    ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.on('data', d => { out += d })
   await once(child, 'exit')
