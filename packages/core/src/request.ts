@@ -75,6 +75,8 @@ interface TracedResponse extends ServerResponse { [kRequestState]?: RequestState
 /** @internal The per-request state the response listeners find on the response. */
 class RequestState extends RequestContext {
   ended = false
+  /** The response emitted 'finish': all of it was handed to the connection. */
+  finished = false
   constructor (recorder: Recorder, segment: Segment, readonly tracer: RequestTracer) {
     super(recorder, segment, tracer.asyncContext)
   }
@@ -107,6 +109,11 @@ function answerTraceHeader (res: ServerResponse, value: string): void {
 
 // One listener function for every response (not a closure per request): `this` is the
 // response, and its state hangs off a symbol.
+function onResponseFinish (this: TracedResponse): void {
+  const state = this[kRequestState]
+  if (state !== undefined) state.finished = true
+}
+
 function onResponseEnd (this: TracedResponse): void {
   const state = this[kRequestState]
   if (state === undefined || state.ended) return
@@ -237,7 +244,8 @@ export class RequestTracer {
     const server = (req.socket as { server?: object } | undefined)?.server
     if (server !== undefined && server !== null && server !== this.lastServer) this.watchServer(server)
     // A response emits 'close' after 'finish' (Node 16+), or alone when the client went
-    // away: one listener sees the end of every response.
+    // away: the 'close' listener sees the end of every response, and 'finish' says which.
+    res.on('finish', onResponseFinish)
     res.on('close', onResponseEnd)
     return state
   }
@@ -245,12 +253,15 @@ export class RequestTracer {
   /** @internal */
   end (state: RequestState, res: ServerResponse): void {
     const segment = state.segment
-    if (!res.writableFinished) {
+    // 'finish' is the test: an in-memory response (Fastify's inject(), light-my-request)
+    // finishes without its stand-in socket ever reporting the bytes as flushed
+    const complete = state.finished || res.writableFinished
+    if (!complete) {
       // the client went away before the whole response was written
       segment.error = true
       segment.attachCause({ name: 'ClientDisconnected', message: 'the client closed the connection before the response was complete' })
     }
-    if (res.headersSent || res.writableFinished) {
+    if (res.headersSent || complete) {
       segment.setHttpResponse(res.statusCode, sentContentLength(res))
     }
     const route = state.route
