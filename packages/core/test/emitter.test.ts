@@ -173,21 +173,32 @@ async function sendToUnresolvable (): Promise<void> {
     await emitter.close()
 }
 
+/**
+ * Runs `body` in a Node process of its own, after a preamble that makes `recorder`: a
+ * Recorder from the built package, sampling everything, sending to `daemon`. Resolves with
+ * what the process wrote to stdout.
+ */
+function runWithRecorder (daemon: TestDaemon, body: string): Promise<string> {
+  const dist = path.join(__dirname, '..', 'dist', 'index.js')
+  const script = `
+    const { Recorder } = require(${JSON.stringify(dist)})
+    const recorder = new Recorder({ daemonAddress: ${JSON.stringify(daemon.address)}, sampling: 'all' })
+    ${body}
+  `
+  return new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, ['-e', script], { timeout: 15000 }, (err, stdout) => err ? reject(err) : resolve(stdout))
+  })
+}
+
 describe('process lifetime', () => {
   it('a process that traces exits by itself, after close() flushed everything', async () => {
     const daemon = await TestDaemon.start()
     try {
-      const dist = path.join(__dirname, '..', 'dist', 'index.js')
-      const script = `
-        const { Recorder } = require(${JSON.stringify(dist)})
-        const recorder = new Recorder({ daemonAddress: ${JSON.stringify(daemon.address)}, sampling: 'all' })
+      const started = Date.now()
+      const out = await runWithRecorder(daemon, `
         for (let i = 0; i < 20; i++) { recorder.beginSegment('child-' + i); recorder.endSegment() }
         recorder.close().then(() => { process.stdout.write(String(process._getActiveHandles().length)) })
-      `
-      const started = Date.now()
-      const out = await new Promise<string>((resolve, reject) => {
-        execFile(process.execPath, ['-e', script], { timeout: 15000 }, (err, stdout) => err ? reject(err) : resolve(stdout))
-      })
+      `)
       expect(Date.now() - started).toBeLessThan(15000)
       await daemon.until(() => daemon.segments.length === 20)
       expect(daemon.segments.map(d => d.name).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `child-${i}`).sort())
@@ -201,20 +212,14 @@ describe('process lifetime', () => {
   it('documents closed just before process.exit() still go out', async () => {
     const daemon = await TestDaemon.start()
     try {
-      const dist = path.join(__dirname, '..', 'dist', 'index.js')
       // the socket is connected first, so the later documents wait for the end of the turn
-      const script = `
-        const { Recorder } = require(${JSON.stringify(dist)})
-        const recorder = new Recorder({ daemonAddress: ${JSON.stringify(daemon.address)}, sampling: 'all' })
+      await runWithRecorder(daemon, `
         recorder.beginSegment('first'); recorder.endSegment()
         recorder.flush().then(() => {
           for (let i = 0; i < 5; i++) { recorder.beginSegment('exit-' + i); recorder.endSegment() }
           process.exit(0)
         })
-      `
-      await new Promise<void>((resolve, reject) => {
-        execFile(process.execPath, ['-e', script], { timeout: 15000 }, (err) => err ? reject(err) : resolve())
-      })
+      `)
       await daemon.until(() => daemon.segments.length === 6)
       expect(daemon.segments.map(d => d.name)).toEqual(['first', 'exit-0', 'exit-1', 'exit-2', 'exit-3', 'exit-4'])
     } finally {
@@ -225,15 +230,9 @@ describe('process lifetime', () => {
   it('an open socket does not keep the process alive', async () => {
     const daemon = await TestDaemon.start()
     try {
-      const dist = path.join(__dirname, '..', 'dist', 'index.js')
-      const script = `
-        const { Recorder } = require(${JSON.stringify(dist)})
-        const recorder = new Recorder({ daemonAddress: ${JSON.stringify(daemon.address)}, sampling: 'all' })
+      await runWithRecorder(daemon, `
         recorder.beginSegment('no-close'); recorder.endSegment()
-      `
-      await new Promise<void>((resolve, reject) => {
-        execFile(process.execPath, ['-e', script], { timeout: 15000 }, (err) => err ? reject(err) : resolve())
-      })
+      `)
     } finally {
       await daemon.close()
     }
