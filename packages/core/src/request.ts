@@ -8,7 +8,6 @@ import { NOOP_REQUEST_CONTEXT, RequestContext, UnsampledRequestContext } from '.
 import { capturingHTTPClients } from './http-client'
 import { Segment } from './segment'
 import { sanitizeName } from './entity'
-import { kRequestState } from './symbols'
 import { truncateChars } from './text'
 import { TraceHeader } from './trace-header'
 import { newTraceId } from './ids'
@@ -70,15 +69,36 @@ const MAX_FIELD = 250
 const watchedServers = new WeakSet<object>()
 const clip = (s: string): string => truncateChars(s, MAX_FIELD)
 
-interface TracedResponse extends ServerResponse { [kRequestState]?: RequestState }
-
-/** @internal The per-request state the response listeners find on the response. */
+/**
+ * @internal The per-request state of a sampled request. Its two listeners are closures over
+ * it: a property added to the response (or a WeakMap keyed by it) to find the state again
+ * costs more. Express 5 gives every request and response a prototype of its own, after
+ * which each property added to them makes a map of its own; that was measured at 2-5 µs
+ * per added property, and it slows every later access to the object as well.
+ */
 class RequestState extends RequestContext {
-  ended = false
-  /** The response emitted 'finish': all of it was handed to the connection. */
-  finished = false
-  constructor (recorder: Recorder, segment: Segment, readonly tracer: RequestTracer) {
+  private ended = false
+  /** 'finish': the whole response was handed to the connection. */
+  readonly onFinish = (): void => { this.finish(true) }
+  /**
+   * 'close' follows 'finish' (Node 16+), or comes alone when the client went away first.
+   * `writableFinished` covers a response flushed but whose 'finish' listener ran later.
+   */
+  readonly onClose = (): void => { this.finish(this.res.writableFinished) }
+
+  constructor (recorder: Recorder, segment: Segment, readonly tracer: RequestTracer, private readonly res: ServerResponse) {
     super(recorder, segment, tracer.asyncContext)
+  }
+
+  private finish (complete: boolean): void {
+    // the segment ends once, at the first of the two events
+    if (this.ended) return
+    this.ended = true
+    try {
+      this.tracer.end(this, this.res, complete)
+    } catch (err) {
+      this.tracer.recorder.once.error('request-end', { err }, 'recording the end of a request failed; ignored')
+    }
   }
 }
 
@@ -105,25 +125,6 @@ function answerTraceHeader (res: ServerResponse, value: string): void {
   r[kAnswer] = value
   r[kWriteHead] = res.writeHead
   res.writeHead = writeHeadAnswering as ServerResponse['writeHead']
-}
-
-// One listener function for every response (not a closure per request): `this` is the
-// response, and its state hangs off a symbol.
-function onResponseFinish (this: TracedResponse): void {
-  const state = this[kRequestState]
-  if (state !== undefined) state.finished = true
-}
-
-function onResponseEnd (this: TracedResponse): void {
-  const state = this[kRequestState]
-  if (state === undefined || state.ended) return
-  // end the segment once, whatever calls this again
-  state.ended = true
-  try {
-    state.tracer.end(state, this)
-  } catch (err) {
-    state.tracer.recorder.once.error('request-end', { err }, 'recording the end of a request failed; ignored')
-  }
 }
 
 /**
@@ -177,20 +178,23 @@ export class RequestTracer {
    */
   start (req: IncomingMessage, res: ServerResponse): XrayRequestContext {
     try {
-      return this.begin(req, res as TracedResponse)
+      return this.begin(req, res)
     } catch (err) {
       this.recorder.once.error('request-start', { err }, 'starting a segment for a request failed; the request is not traced')
       return NOOP_REQUEST_CONTEXT
     }
   }
 
-  private begin (req: IncomingMessage, res: TracedResponse): XrayRequestContext {
+  // Each property of req and res is read once: on Express 5's requests (see RequestState)
+  // every first read of a property per request misses V8's inline caches.
+  private begin (req: IncomingMessage, res: ServerResponse): XrayRequestContext {
     const url = req.url ?? '/'
     const q = url.indexOf('?')
     const path = q < 0 ? url : url.slice(0, q)
     if (this.ignorePath !== null && this.ignorePath(path)) return NOOP_REQUEST_CONTEXT
     const opts = this.recorder.options
     const headers = req.headers
+    const method = req.method
     const host = headers.host
     const name = this.fixedName ?? opts.service ?? this.hostName(host)
     const incoming = headers['x-amzn-trace-id']
@@ -200,7 +204,7 @@ export class RequestTracer {
     if (header !== null && (header.sampled === '1' || header.sampled === '0')) {
       sampled = header.sampled === '1'
     } else {
-      const decision = opts.sampler.shouldSample(host, req.method, path, name)
+      const decision = opts.sampler.shouldSample(host, method, path, name)
       sampled = decision.sampled
       ruleName = decision.ruleName
     }
@@ -220,11 +224,12 @@ export class RequestTracer {
     const segment = new Segment(name, this.recorder, root, header === null ? null : header.parent)
     segment.ruleName = ruleName
     if (header !== null && header.extra.length > 0) segment.incomingExtra = header.extra
+    const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean, server?: object }) | null | undefined
     const forwarded = headers['x-forwarded-for']
     const proto = headers['x-forwarded-proto']
-    const scheme = typeof proto === 'string' ? proto.split(',')[0].trim() : (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http'
+    const scheme = typeof proto === 'string' ? proto.split(',')[0].trim() : socket?.encrypted === true ? 'https' : 'http'
     const request: NonNullable<NonNullable<Segment['http']>['request']> = {
-      method: req.method,
+      method,
       url: clip(scheme + '://' + (host ?? 'localhost') + (q < 0 ? url : redactQuery(url, this.redacted))),
       user_agent: clip(headers['user-agent'] ?? ''),
       client_ip: ''
@@ -234,28 +239,25 @@ export class RequestTracer {
       request.client_ip = clip((comma < 0 ? forwarded : forwarded.slice(0, comma)).trim())
       request.x_forwarded_for = true
     } else {
-      const address = req.socket?.remoteAddress ?? ''
+      const address = socket?.remoteAddress ?? ''
       // an IPv4 client of a dual-stack server shows as ::ffff:a.b.c.d
       request.client_ip = address.startsWith('::ffff:') && address.indexOf('.') > 0 ? address.slice(7) : address
     }
     segment.http = { request }
-    const state = new RequestState(this.recorder, segment, this)
-    res[kRequestState] = state
-    const server = (req.socket as { server?: object } | undefined)?.server
+    const state = new RequestState(this.recorder, segment, this, res)
+    const server = socket?.server
     if (server !== undefined && server !== null && server !== this.lastServer) this.watchServer(server)
-    // A response emits 'close' after 'finish' (Node 16+), or alone when the client went
-    // away: the 'close' listener sees the end of every response, and 'finish' says which.
-    res.on('finish', onResponseFinish)
-    res.on('close', onResponseEnd)
+    res.on('finish', state.onFinish)
+    res.on('close', state.onClose)
     return state
   }
 
   /** @internal */
-  end (state: RequestState, res: ServerResponse): void {
+  end (state: RequestContext, res: ServerResponse, complete: boolean): void {
     const segment = state.segment
-    // 'finish' is the test: an in-memory response (Fastify's inject(), light-my-request)
-    // finishes without its stand-in socket ever reporting the bytes as flushed
-    const complete = state.finished || res.writableFinished
+    // 'finish' is the test, not `writableFinished`: an in-memory response (Fastify's
+    // inject(), light-my-request) finishes without its stand-in socket ever reporting the
+    // bytes as flushed
     if (!complete) {
       // the client went away before the whole response was written
       segment.error = true
