@@ -29,7 +29,9 @@ const routeAccessor: PropertyDescriptor = {
   get (this: RoutedRequest) { return this[kRoute] },
   set (this: RoutedRequest, value: { path?: unknown } | undefined) {
     this[kRoute] = value
-    if (this.xray != null && typeof value?.path === 'string') RequestTracer.setRoute(this.xray, (this.baseUrl ?? '') + value.path)
+    // every read of req is costly on Express 5 (see below): baseUrl only for a traced request
+    const xray = this.xray
+    if (xray != null && xray.segment !== null && typeof value?.path === 'string') RequestTracer.setRoute(xray, (this.baseUrl ?? '') + value.path)
   }
 }
 
@@ -67,11 +69,11 @@ export function xrayMiddleware (options?: XrayExpressOptions): RequestHandler {
   const tracer = new RequestTracer(options)
   let lastServer: object | undefined
   return function xrayMiddleware (req, res, next) {
-    const server = (req.socket as { server?: Partial<EventEmitter> } | null | undefined)?.server
-    if (server !== lastServer && server != null) declareOnServer(lastServer = server)
     const xray = tracer.start(req, res)
     req.xray = xray
     if (xray.segment !== null) {
+      const server = (req.socket as { server?: Partial<EventEmitter> } | null | undefined)?.server
+      if (server !== lastServer && server != null) declareOnServer(lastServer = server)
       watchRoutes(req)
       // set already when this runs as route middleware (app.get('/x', xrayMiddleware(), ...))
       const matched = req.route as { path?: unknown } | undefined
