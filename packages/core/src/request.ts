@@ -84,7 +84,7 @@ class RequestState extends RequestContext {
    * 'close' follows 'finish' (Node 16+), or comes alone when the client went away first.
    * `writableFinished` covers a response flushed but whose 'finish' listener ran later.
    */
-  readonly onClose = (): void => { this.finish(this.res.writableFinished) }
+  readonly onClose = (): void => { if (!this.ended) this.finish(this.res.writableFinished) }
 
   constructor (recorder: Recorder, segment: Segment, readonly tracer: RequestTracer, private readonly res: ServerResponse) {
     super(recorder, segment, tracer.asyncContext)
@@ -263,7 +263,7 @@ export class RequestTracer {
       segment.error = true
       segment.attachCause({ name: 'ClientDisconnected', message: 'the client closed the connection before the response was complete' })
     }
-    if (res.headersSent || complete) {
+    if (complete || res.headersSent) {
       segment.setHttpResponse(res.statusCode, sentContentLength(res))
     }
     const route = state.route
