@@ -491,6 +491,8 @@ describe.each(drivers)('$name adapter', (driver) => {
     const seg = await segmentFor('/verbs')
     expect(seg.annotations).toEqual({ verbs: true })
     expect(seg.metadata.default).toEqual({ verbs: [1, 2, 3] })
+    // the route joins metadata the handler put
+    expect(seg.metadata.http).toEqual({ route: '/verbs' })
     const verbs = child(seg, 'verbs')
     expect(verbs.annotations).toEqual({ step: 1 })
     expect(verbs.metadata).toEqual({ default: { step: { one: 1 } } })

@@ -268,7 +268,9 @@ export class RequestTracer {
     }
     const route = state.route
     if (route !== null) {
-      segment.putMetadata('route', route, 'http')
+      // without other metadata (the usual case), written straight into the document
+      if (segment.metadata === null) segment.httpRoute = route
+      else segment.putMetadata('route', route, 'http')
       if (this.annotateRoute) segment.putAnnotation('route', route)
     }
     segment.close()
@@ -346,8 +348,15 @@ function sentContentLength (res: ServerResponse): number | null {
 
 function contentLength (value: number | string | string[] | undefined): number | null {
   if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : null
-  if (typeof value === 'string' && /^\d{1,15}$/.test(value)) return Number(value)
-  return null
+  if (typeof value !== 'string') return null
+  // 1 to 15 digits, checked without a regex (this runs for every traced response)
+  const n = value.length
+  if (n === 0 || n > 15) return null
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i)
+    if (c < 48 || c > 57) return null
+  }
+  return Number(value)
 }
 
 function compileIgnore (ignore: RequestTracingOptions['ignore']): ((path: string) => boolean) | null {

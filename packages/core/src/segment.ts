@@ -32,6 +32,8 @@ export class Segment extends Entity {
   user: string | null = null
   /** @internal The sampling rule that sampled this segment, if a rule did. */
   ruleName: string | null = null
+  /** @internal The matched route, written as metadata `http.route` when the segment has no other metadata. */
+  httpRoute: string | null = null
   /** @internal Fields such as `Lineage` that arrived with the trace header, passed on to downstream calls. */
   incomingExtra: Array<[string, string]> = NO_EXTRA
   /** @internal Annotations in the whole tree (X-Ray indexes 50 per trace). */

@@ -121,6 +121,7 @@ export function serializeSegment (seg: Segment, markSent: boolean): string {
   if (seg.parentId !== null) out += ',"parent_id":"' + seg.parentId + '"'
   if (seg.user !== null) out += ',"user":' + JSON.stringify(seg.user)
   out = common(seg, out)
+  if (seg.httpRoute !== null && seg.metadata === null) out += ',"metadata":{"http":{"route":' + JSON.stringify(seg.httpRoute) + '}}'
   out += ',"aws":{"xray":{' + statics.xray
   if (seg.ruleName !== null) out += ',"rule_name":' + JSON.stringify(seg.ruleName)
   out += '}'
