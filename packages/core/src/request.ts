@@ -1,5 +1,6 @@
-import type { EventEmitter } from 'node:events'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { EventEmitter } from 'node:events'
+import type { IncomingMessage } from 'node:http'
+import { ServerResponse } from 'node:http'
 import { ErrorCodes, XrayOptionsError } from './errors'
 import type { Recorder } from './recorder'
 import { noopSubsegment, xrayRecorder } from './recorder'
@@ -65,6 +66,7 @@ export function redactQuery (url: string, names: ReadonlySet<string>): string {
 }
 
 const MAX_FIELD = 250
+const addListener = EventEmitter.prototype.on
 // Servers already flushed on close (a server may be traced by several middlewares).
 const watchedServers = new WeakSet<object>()
 const clip = (s: string): string => truncateChars(s, MAX_FIELD)
@@ -247,8 +249,11 @@ export class RequestTracer {
     const state = new RequestState(this.recorder, segment, this, res)
     const server = socket?.server
     if (server !== undefined && server !== null && server !== this.lastServer) this.watchServer(server)
-    res.on('finish', state.onFinish)
-    res.on('close', state.onClose)
+    // EventEmitter's own method, called directly on Node's responses: on Express 5's,
+    // finding `on` through their chain of prototypes missed V8's caches on every request
+    const on = res instanceof ServerResponse ? addListener : (res as EventEmitter).on
+    on.call(res, 'finish', state.onFinish)
+    on.call(res, 'close', state.onClose)
     return state
   }
 

@@ -54,11 +54,14 @@ function declareOnServer (server: Partial<EventEmitter>): void {
   if (typeof server.prependListener === 'function') server.prependListener('request', declareProperties)
 }
 
-function watchRoutes (req: Request): void {
-  const proto = Object.getPrototypeOf(req) as object | null
-  if (proto === null || watched.has(proto)) return
-  watched.add(proto)
-  if (!Object.prototype.hasOwnProperty.call(proto, 'route')) Object.defineProperty(proto, 'route', routeAccessor)
+/** Installs the route accessor on a request prototype, once; says whether the accessor there is ours. */
+function watchRoutes (proto: object | null): boolean {
+  if (proto === null) return false
+  if (!watched.has(proto)) {
+    watched.add(proto)
+    if (!Object.prototype.hasOwnProperty.call(proto, 'route')) Object.defineProperty(proto, 'route', routeAccessor)
+  }
+  return Object.getOwnPropertyDescriptor(proto, 'route')?.get === routeAccessor.get
 }
 
 /**
@@ -68,15 +71,19 @@ function watchRoutes (req: Request): void {
 export function xrayMiddleware (options?: XrayExpressOptions): RequestHandler {
   const tracer = new RequestTracer(options)
   let lastServer: object | undefined
+  let lastProto: object | null = null
+  let routeInSlot = false
   return function xrayMiddleware (req, res, next) {
     const xray = tracer.start(req, res)
     req.xray = xray
     if (xray.segment !== null) {
       const server = (req.socket as { server?: Partial<EventEmitter> } | null | undefined)?.server
       if (server !== lastServer && server != null) declareOnServer(lastServer = server)
-      watchRoutes(req)
-      // set already when this runs as route middleware (app.get('/x', xrayMiddleware(), ...))
-      const matched = req.route as { path?: unknown } | undefined
+      const proto = Object.getPrototypeOf(req) as object | null
+      if (proto !== lastProto) routeInSlot = watchRoutes(lastProto = proto)
+      // set already when this runs as route middleware (app.get('/x', xrayMiddleware(), ...));
+      // read from the accessor's slot where it is ours, which spares a prototype-chain lookup
+      const matched = (routeInSlot ? (req as RoutedRequest)[kRoute] : req.route) as { path?: unknown } | undefined
       if (typeof matched?.path === 'string') RequestTracer.setRoute(xray, (req.baseUrl ?? '') + matched.path)
     }
     tracer.run(xray, next)
