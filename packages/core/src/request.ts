@@ -147,6 +147,11 @@ export class RequestTracer {
   private lastHostName = ''
   // the last server seen, so the check per request is one comparison
   private lastServer: object | null = null
+  /**
+   * For adapters: called when a traced request comes from a server this tracer had not
+   * seen last, so the adapter can prepare the server without reading the request again.
+   */
+  onServer: ((server: object) => void) | null = null
 
   /** @param options the adapter's options, validated here */
   constructor (options: RequestTracingOptions = {}, env: NodeJS.ProcessEnv = process.env) {
@@ -311,6 +316,7 @@ export class RequestTracer {
   /** When a server that served traced requests closes, what is in flight is flushed. */
   private watchServer (server: object): void {
     this.lastServer = server
+    if (this.onServer !== null) this.onServer(server)
     if (watchedServers.has(server) || typeof (server as Partial<EventEmitter>).once !== 'function') return
     watchedServers.add(server)
     const recorder = this.recorder

@@ -48,10 +48,11 @@ function declareProperties (req: RoutedRequest): void {
   req[kRoute] = undefined
 }
 
-function declareOnServer (server: Partial<EventEmitter>): void {
+function declareOnServer (server: object): void {
   if (declaredOn.has(server)) return
   declaredOn.add(server)
-  if (typeof server.prependListener === 'function') server.prependListener('request', declareProperties)
+  const emitter = server as Partial<EventEmitter>
+  if (typeof emitter.prependListener === 'function') emitter.prependListener('request', declareProperties)
 }
 
 /** Installs the route accessor on a request prototype, once; says whether the accessor there is ours. */
@@ -70,15 +71,14 @@ function watchRoutes (proto: object | null): boolean {
  */
 export function xrayMiddleware (options?: XrayExpressOptions): RequestHandler {
   const tracer = new RequestTracer(options)
-  let lastServer: object | undefined
+  // core tells of each new server it sees on a traced request
+  tracer.onServer = declareOnServer
   let lastProto: object | null = null
   let routeInSlot = false
   return function xrayMiddleware (req, res, next) {
     const xray = tracer.start(req, res)
     req.xray = xray
     if (xray.segment !== null) {
-      const server = (req.socket as { server?: Partial<EventEmitter> } | null | undefined)?.server
-      if (server !== lastServer && server != null) declareOnServer(lastServer = server)
       const proto = Object.getPrototypeOf(req) as object | null
       if (proto !== lastProto) routeInSlot = watchRoutes(lastProto = proto)
       // set already when this runs as route middleware (app.get('/x', xrayMiddleware(), ...));
