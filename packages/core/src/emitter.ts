@@ -54,6 +54,11 @@ export interface UdpEmitterOptions {
 }
 
 const RETRY_AFTER_MS = 1000
+const HEADER_BYTES = Buffer.from(DAEMON_HEADER, 'latin1')
+const NON_ASCII = /[^\x00-\x7f]/
+// ASCII datagrams are written into slices of a shared pool, as Buffer.from does for short
+// strings; a slice is never reused, so a datagram the kernel queued stays intact.
+const POOL_BYTES = 64 * 1024
 // Datagrams sent together at most; a larger burst goes out as it comes.
 const MAX_BATCH = 64
 
@@ -89,8 +94,10 @@ export class UdpEmitter implements Emitter {
   private socket: dgram.Socket | null = null
   private state: 'idle' | 'connecting' | 'ready' | 'failed' | 'closed' = 'idle'
   private retryAt = 0
-  private pending: string[] = []
-  private batch: string[] = []
+  private pending: Buffer[] = []
+  private batch: Buffer[] = []
+  private pool = Buffer.allocUnsafeSlow(0)
+  private poolUsed = 0
   private readonly drainBatch = (): void => { this.drain() }
   private inflight = 0
   private idleWaiters: Array<() => void> = []
@@ -116,10 +123,39 @@ export class UdpEmitter implements Emitter {
   }
 
   send (document: string): void {
-    this.dispatch(DAEMON_HEADER + document)
+    this.sendDocument(document, !NON_ASCII.test(document))
   }
 
-  private dispatch (datagram: string): void {
+  /** @internal Sends a document known to be ASCII, as xraykit's serialiser writes them. */
+  sendAscii (document: string): void {
+    this.sendDocument(document, true)
+  }
+
+  private sendDocument (document: string, ascii: boolean): void {
+    // what would be dropped is not copied first
+    if (this.state === 'closed' || (this.state === 'failed' && Date.now() < this.retryAt)) { this.drop(); return }
+    this.dispatch(ascii ? this.asciiDatagram(document) : Buffer.from(DAEMON_HEADER + document))
+  }
+
+  // The header and the document copied byte for byte into the pool. Writing latin1 from a
+  // string built piece by piece reads the pieces where they are; UTF-8 encoding would
+  // first copy them into one flat string.
+  private asciiDatagram (document: string): Buffer {
+    const size = HEADER_BYTES.length + document.length
+    if (size > this.pool.length - this.poolUsed) {
+      if (size > POOL_BYTES >> 2) return Buffer.from(DAEMON_HEADER + document, 'latin1')
+      this.pool = Buffer.allocUnsafeSlow(POOL_BYTES)
+      this.poolUsed = 0
+    }
+    const pool = this.pool
+    const at = this.poolUsed
+    HEADER_BYTES.copy(pool, at)
+    pool.write(document, at + HEADER_BYTES.length, document.length, 'latin1')
+    this.poolUsed = at + size
+    return pool.subarray(at, at + size)
+  }
+
+  private dispatch (datagram: Buffer): void {
     switch (this.state) {
       case 'ready': this.enqueue(datagram); return
       case 'connecting': this.hold(datagram); return
@@ -184,7 +220,7 @@ export class UdpEmitter implements Emitter {
   // Documents that close in one turn of the event loop go out together, at its end: a
   // burst of datagrams wakes the receiving daemon once, where datagrams spread over the
   // turn wake it each time, and that wake-up is most of what a send costs.
-  private enqueue (datagram: string): void {
+  private enqueue (datagram: Buffer): void {
     const batch = this.batch
     batch.push(datagram)
     if (batch.length >= MAX_BATCH) { this.drain(); return }
@@ -207,7 +243,7 @@ export class UdpEmitter implements Emitter {
     }
   }
 
-  private hold (datagram: string): void {
+  private hold (datagram: Buffer): void {
     if (this.pending.length >= this.maxPending) this.drop()
     else this.pending.push(datagram)
   }
@@ -217,7 +253,7 @@ export class UdpEmitter implements Emitter {
   // good part of a send. Datagrams go out in order, so the last one completing means the
   // burst is done; the kernel takes the others at once or queues them (then counted in the
   // send queue bound below). A refusal of one of them still arrives as the socket's 'error'.
-  private write (datagram: string, last: boolean): void {
+  private write (datagram: Buffer, last: boolean): void {
     // Datagrams the kernel took at once cost nothing here; only a backed-up send queue
     // holds memory, and that is what is bounded. A burst still in flight is the sign of one.
     if (this.inflight > 0 && this.socket!.getSendQueueSize() > this.maxQueuedBytes) { this.drop(); return }
@@ -226,10 +262,9 @@ export class UdpEmitter implements Emitter {
         this.inflight++
         this.socket!.send(datagram, this.onSent)
       } else {
-        const bytes = Buffer.from(datagram)
-        this.socket!.send(bytes)
+        this.socket!.send(datagram)
         this.stats.sent++
-        this.stats.bytes += bytes.length
+        this.stats.bytes += datagram.length
       }
     } catch (err) {
       // send() throws synchronously on some failures (such as a socket that is not connected)

@@ -10,7 +10,7 @@ import { normalizeOptions } from './options'
 import { Segment } from './segment'
 import type { SegmentSink } from './segment'
 import type { DocumentStatics } from './serialize'
-import { serializeSegment, serializeSubsegment } from './serialize'
+import { asciiJson, jsonString, serializeSegment, serializeSubsegment } from './serialize'
 import { NoopSubsegment, Subsegment } from './subsegment'
 import { TraceHeader } from './trace-header'
 import { CentralizedSampler } from './centralized-sampling'
@@ -49,8 +49,8 @@ export interface OnceLog {
 }
 
 function fits (doc: string): boolean {
-  // UTF-8 needs at most 3 bytes per UTF-16 unit; only long documents are measured
-  return doc.length * 3 <= MAX_DOCUMENT_BYTES || Buffer.byteLength(doc) <= MAX_DOCUMENT_BYTES
+  // documents are ASCII (see serialize.ts): one byte per character
+  return doc.length <= MAX_DOCUMENT_BYTES
 }
 
 function countTree (e: Entity): number {
@@ -106,14 +106,15 @@ export class Recorder implements SegmentSink {
     if (resolved.sampler instanceof CentralizedSampler) resolved.sampler.attach(resolved.tcp, resolved.logger, resolved.origin)
     this.log = new OnceLogger(resolved.logger)
     this.workingDirectory = process.cwd()
-    const xray = '"sdk":' + JSON.stringify(SDK_NAME) + ',"sdk_version":' + JSON.stringify(SDK_VERSION)
-    let tail = ',"service":{' + (resolved.serviceVersion === null ? '' : '"version":' + JSON.stringify(resolved.serviceVersion) + ',') +
-      '"runtime":"node","runtime_version":' + JSON.stringify(process.version) + '}'
-    if (resolved.origin !== null) tail += ',"origin":' + JSON.stringify(resolved.origin)
+    // ASCII, as everything the serialiser writes
+    const xray = '"sdk":' + jsonString(SDK_NAME) + ',"sdk_version":' + jsonString(SDK_VERSION)
+    let tail = ',"service":{' + (resolved.serviceVersion === null ? '' : '"version":' + jsonString(resolved.serviceVersion) + ',') +
+      '"runtime":"node","runtime_version":' + jsonString(process.version) + '}'
+    if (resolved.origin !== null) tail += ',"origin":' + jsonString(resolved.origin)
     const fields: Readonly<Record<string, unknown>> = resolved.aws ?? {}
-    const awsFields = Object.keys(fields).map(key => [key, JSON.stringify(fields[key])] as const)
+    const awsFields = Object.keys(fields).map(key => [key, asciiJson(JSON.stringify(fields[key]))] as const)
     let aws = ''
-    for (const [key, json] of awsFields) aws += ',' + JSON.stringify(key) + ':' + json
+    for (const [key, json] of awsFields) aws += ',' + jsonString(key) + ':' + json
     this.statics = { xray, aws, awsFields, tail }
     return resolved
   }
@@ -400,7 +401,9 @@ export class Recorder implements SegmentSink {
 
   private emit (doc: string): void {
     try {
-      this.emitter.send(doc)
+      const emitter = this.emitter
+      if (emitter instanceof UdpEmitter) emitter.sendAscii(doc)
+      else emitter.send(doc)
     } catch (err) {
       this.once.error('emitter-threw', { err }, 'the emitter threw; the document was dropped. Later failures are not logged')
     }

@@ -19,6 +19,27 @@ export interface DocumentStatics {
 
 const PAD = ['', '0', '00', '000', '0000', '00000']
 
+// Every document is ASCII: a character beyond it is written as a \u escape, which JSON
+// readers take as the same character. The emitter then copies the text into its datagram
+// byte for byte, without the UTF-8 encoding pass that first flattens the whole text into
+// one string (most of the cost of turning a document into bytes).
+const NON_ASCII = /[^\x00-\x7f]/
+const NON_ASCII_ALL = /[^\x00-\x7f]/g
+
+function escapeChar (c: string): string {
+  return '\\u' + (c.charCodeAt(0) + 0x10000).toString(16).slice(1)
+}
+
+/** @internal JSON text made ASCII: characters beyond it (only ever inside strings) escaped. */
+export function asciiJson (json: string): string {
+  return NON_ASCII.test(json) ? json.replace(NON_ASCII_ALL, escapeChar) : json
+}
+
+/** @internal A string as an ASCII JSON string literal. */
+export function jsonString (s: string): string {
+  return asciiJson(JSON.stringify(s))
+}
+
 /**
  * @internal Epoch seconds with six decimals. Integer formatting is several times faster
  * than the shortest-round-trip formatting of a fractional double.
@@ -41,10 +62,10 @@ function httpJson (http: NonNullable<Entity['http']>): string {
   if (req !== undefined) {
     out += '"request":{'
     let sep = ''
-    if (req.method !== undefined) { out += '"method":' + JSON.stringify(req.method); sep = ',' }
-    if (req.url !== undefined) { out += sep + '"url":' + JSON.stringify(req.url); sep = ',' }
-    if (req.user_agent !== undefined) { out += sep + '"user_agent":' + JSON.stringify(req.user_agent); sep = ',' }
-    if (req.client_ip !== undefined) { out += sep + '"client_ip":' + JSON.stringify(req.client_ip); sep = ',' }
+    if (req.method !== undefined) { out += '"method":' + jsonString(req.method); sep = ',' }
+    if (req.url !== undefined) { out += sep + '"url":' + jsonString(req.url); sep = ',' }
+    if (req.user_agent !== undefined) { out += sep + '"user_agent":' + jsonString(req.user_agent); sep = ',' }
+    if (req.client_ip !== undefined) { out += sep + '"client_ip":' + jsonString(req.client_ip); sep = ',' }
     if (req.x_forwarded_for !== undefined) { out += sep + '"x_forwarded_for":' + (req.x_forwarded_for ? 'true' : 'false'); sep = ',' }
     if (req.traced !== undefined) out += sep + '"traced":' + (req.traced ? 'true' : 'false')
     out += '}'
@@ -61,8 +82,8 @@ function httpJson (http: NonNullable<Entity['http']>): string {
 }
 
 // Writes the wire format directly from the entity's fields, without building an
-// intermediate object. Names and ids were validated when set and need no escaping
-// beyond JSON.stringify of strings.
+// intermediate object. Ids and annotation keys were validated when set and need no
+// escaping; every other string and JSON text goes through jsonString or asciiJson.
 
 function common (e: Entity, out: string): string {
   out += e.endTime === 0 ? ',"in_progress":true' : ',"end_time":' + formatTime(e.endTime)
@@ -75,7 +96,7 @@ function common (e: Entity, out: string): string {
     out += ',"annotations":'
     for (const key in e.annotations) {
       const v = e.annotations[key]
-      out += sep + '"' + key + '":' + (typeof v === 'string' ? JSON.stringify(v) : String(v))
+      out += sep + '"' + key + '":' + (typeof v === 'string' ? jsonString(v) : String(v))
       sep = ','
     }
     out += '}'
@@ -84,10 +105,10 @@ function common (e: Entity, out: string): string {
     let nsSep = '{'
     out += ',"metadata":'
     for (const [ns, entries] of e.metadata) {
-      out += nsSep + JSON.stringify(ns) + ':'
+      out += nsSep + jsonString(ns) + ':'
       let sep = '{'
       for (const [key, json] of entries) {
-        out += sep + JSON.stringify(key) + ':' + json
+        out += sep + jsonString(key) + ':' + asciiJson(json)
         sep = ','
       }
       out += sep === '{' ? '{}' : '}'
@@ -95,7 +116,7 @@ function common (e: Entity, out: string): string {
     }
     out += '}'
   }
-  if (e.cause !== null) out += ',"cause":' + JSON.stringify(e.cause)
+  if (e.cause !== null) out += ',"cause":' + asciiJson(JSON.stringify(e.cause))
   return out
 }
 
@@ -116,14 +137,14 @@ function children (e: Entity, out: string, markSent: boolean): string {
 /** @internal The segment and its embedded subsegments as one JSON document. */
 export function serializeSegment (seg: Segment, markSent: boolean): string {
   const statics = seg.sink.statics
-  let out = '{"name":' + JSON.stringify(seg.name) + ',"id":"' + seg.id + '","trace_id":"' + seg.traceId +
+  let out = '{"name":' + jsonString(seg.name) + ',"id":"' + seg.id + '","trace_id":"' + seg.traceId +
     '","start_time":' + formatTime(seg.startTime)
   if (seg.parentId !== null) out += ',"parent_id":"' + seg.parentId + '"'
-  if (seg.user !== null) out += ',"user":' + JSON.stringify(seg.user)
+  if (seg.user !== null) out += ',"user":' + jsonString(seg.user)
   out = common(seg, out)
-  if (seg.httpRoute !== null && seg.metadata === null) out += ',"metadata":{"http":{"route":' + JSON.stringify(seg.httpRoute) + '}}'
+  if (seg.httpRoute !== null && seg.metadata === null) out += ',"metadata":{"http":{"route":' + jsonString(seg.httpRoute) + '}}'
   out += ',"aws":{"xray":{' + statics.xray
-  if (seg.ruleName !== null) out += ',"rule_name":' + JSON.stringify(seg.ruleName)
+  if (seg.ruleName !== null) out += ',"rule_name":' + jsonString(seg.ruleName)
   out += '}'
   if (seg.aws === null) out += statics.aws
   else out += (statics.aws === '' ? '' : staticAwsFields(statics, seg.aws)) + awsFields(seg.aws)
@@ -134,13 +155,13 @@ export function serializeSegment (seg: Segment, markSent: boolean): string {
 
 /** @internal A subsegment, embedded in its parent or `independent` (with `type`, `trace_id`, `parent_id`). */
 export function serializeSubsegment (sub: Subsegment, independent: boolean, markSent: boolean): string {
-  let out = '{"name":' + JSON.stringify(sub.name) + ',"id":"' + sub.id + '","start_time":' + formatTime(sub.startTime)
+  let out = '{"name":' + jsonString(sub.name) + ',"id":"' + sub.id + '","start_time":' + formatTime(sub.startTime)
   if (independent) out += ',"type":"subsegment","trace_id":"' + sub.root.traceId + '","parent_id":"' + sub.parent.id + '"'
   if (sub.namespace !== null) out += ',"namespace":"' + sub.namespace + '"'
   if (sub.traced) out += ',"traced":true'
   if (sub.precursorIds !== null) out += ',"precursor_ids":' + JSON.stringify(sub.precursorIds)
   out = common(sub, out)
-  if (sub.sql !== null) out += ',"sql":' + JSON.stringify(sub.sql)
+  if (sub.sql !== null) out += ',"sql":' + asciiJson(JSON.stringify(sub.sql))
   if (sub.aws !== null) out += ',"aws":{' + awsFields(sub.aws).slice(1) + '}'
   if (markSent) sub.sent = true
   return children(sub, out, markSent) + '}'
@@ -151,7 +172,7 @@ function awsFields (aws: Record<string, unknown>): string {
   for (const key of Object.keys(aws)) {
     if (key === 'xray') continue
     const json = safeValue(aws[key])
-    if (json !== undefined) out += ',' + JSON.stringify(key) + ':' + json
+    if (json !== undefined) out += ',' + jsonString(key) + ':' + json
   }
   return out
 }
@@ -161,11 +182,14 @@ function staticAwsFields (statics: DocumentStatics, own: Record<string, unknown>
   let out = ''
   for (const [key, json] of statics.awsFields) {
     if (Object.prototype.hasOwnProperty.call(own, key) && safeValue(own[key]) !== undefined) continue
-    out += ',' + JSON.stringify(key) + ':' + json
+    out += ',' + jsonString(key) + ':' + json
   }
   return out
 }
 
 function safeValue (v: unknown): string | undefined {
-  try { return JSON.stringify(v) } catch { return undefined }
+  try {
+    const json = JSON.stringify(v)
+    return json === undefined ? undefined : asciiJson(json)
+  } catch { return undefined }
 }

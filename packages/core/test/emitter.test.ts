@@ -66,6 +66,58 @@ describe('UdpEmitter through a daemon on loopback', () => {
     for (const d of daemon.datagrams) expect(checkDatagram(d.raw)).toEqual([])
   })
 
+  it('documents are ASCII on the wire: other characters arrive as escapes that parse back to themselves', async () => {
+    const text = 'Überweisung 東京 😀 ٣'
+    const recorder = new Recorder({ daemonAddress: daemon.address, sampling: 'all', logger: new ListLogger(), serviceVersion: text, aws: { note: text } })
+    const segment = recorder.beginSegment(text)
+    segment.setUser(text).putAnnotation('a', text).putMetadata(text, { [text]: [text] }, text).setAws({ [text]: text })
+    segment.http = { request: { method: 'GET', url: 'http://example.com/' + text, user_agent: text, client_ip: '::1' } }
+    const sub = recorder.beginSubsegment(text)
+    sub.setSql({ user: text, sanitized_query: 'SELECT ' + text })
+    sub.close(new Error(text))
+    recorder.endSegment()
+    await daemon.until(() => daemon.segments.length === 1)
+    await recorder.close()
+    const [datagram] = daemon.datagrams
+    expect(datagram.raw.every(byte => byte < 0x80)).toBe(true)
+    expect(checkDatagram(datagram.raw)).toEqual([])
+    const doc = datagram.document!
+    expect(doc.name).toBe(recorder.beginSegment(text).name)
+    expect([doc.user, doc.annotations.a, doc.http.request.user_agent, doc.service.version, doc.aws.note, doc.aws[text]]).toEqual([text, text, text, text, text, text])
+    expect(doc.http.request.url).toBe('http://example.com/' + text)
+    expect(doc.metadata[text]).toEqual({ [text]: { [text]: [text] } })
+    expect(doc.subsegments[0].sql).toEqual({ user: text, sanitized_query: 'SELECT ' + text })
+    expect(doc.subsegments[0].cause.exceptions[0].message).toBe(text)
+  })
+
+  it('a document handed to send() in any characters arrives as the same UTF-8 text', async () => {
+    const emitter = new UdpEmitter({ address: { host: '127.0.0.1', port: daemon.port }, logger: new ListLogger() })
+    const docs = ['{"name":"Überweisung 東京 😀"}', '{"name":"plain"}']
+    for (const doc of docs) emitter.send(doc)
+    await emitter.flush()
+    await daemon.until(() => daemon.datagrams.length === 2)
+    await emitter.close()
+    expect(daemon.datagrams.map(d => d.body)).toEqual(docs)
+    expect(emitter.stats.bytes).toBe(docs.reduce((n, d) => n + Buffer.byteLength(DAEMON_HEADER + d), 0))
+  })
+
+  it('documents of many sizes, more than the emitter buffers at once, each arrive whole and unchanged', async () => {
+    const emitter = new UdpEmitter({ address: { host: '127.0.0.1', port: daemon.port }, logger: new ListLogger() })
+    // mostly small, every tenth too large to share the emitter's buffer; sent in bursts of
+    // ten, small enough for a receive buffer of the kernel's default size
+    const docs = Array.from({ length: 200 }, (_, i) => JSON.stringify({ n: i, fill: String.fromCharCode(97 + i % 26).repeat(i % 10 === 0 ? 20000 : (i * 397) % 3000) }))
+    for (let i = 0; i < docs.length; i++) {
+      emitter.send(docs[i])
+      if (i % 10 === 9) {
+        await emitter.flush()
+        await daemon.until(() => daemon.datagrams.length === i + 1)
+      }
+    }
+    await emitter.close()
+    expect(daemon.datagrams.map(d => d.body)).toEqual(docs)
+    expect(emitter.stats).toMatchObject({ sent: docs.length, dropped: 0 })
+  })
+
   it('counts what it sent', async () => {
     const emitter = new UdpEmitter({ address: { host: '127.0.0.1', port: daemon.port }, logger: new ListLogger() })
     for (let i = 0; i < 5; i++) emitter.send(JSON.stringify({ n: i }))
