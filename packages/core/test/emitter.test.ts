@@ -101,6 +101,25 @@ describe('UdpEmitter through a daemon on loopback', () => {
     expect(emitter.stats.bytes).toBe(docs.reduce((n, d) => n + Buffer.byteLength(DAEMON_HEADER + d), 0))
   })
 
+  it('a UdpEmitter subclass that overrides send() sees every document the recorder sends', async () => {
+    class Tapped extends UdpEmitter {
+      seen: string[] = []
+      send (document: string): void {
+        this.seen.push(document)
+        super.send(document)
+      }
+    }
+    const emitter = new Tapped({ address: { host: '127.0.0.1', port: daemon.port }, logger: new ListLogger() })
+    const recorder = new Recorder({ emitter, sampling: 'all', logger: new ListLogger() })
+    recorder.beginSegment('tapped')
+    recorder.endSegment()
+    await recorder.flush()
+    await daemon.until(() => daemon.segments.length === 1)
+    await emitter.close()
+    expect(emitter.seen.map(d => JSON.parse(d).name)).toEqual(['tapped'])
+    expect(daemon.datagrams.map(d => d.body)).toEqual(emitter.seen)
+  })
+
   it('documents of many sizes, more than the emitter buffers at once, each arrive whole and unchanged', async () => {
     const emitter = new UdpEmitter({ address: { host: '127.0.0.1', port: daemon.port }, logger: new ListLogger() })
     // mostly small, every tenth too large to share the emitter's buffer; sent in bursts of
