@@ -104,7 +104,7 @@ describe('UdpEmitter through a daemon on loopback', () => {
   it('a UdpEmitter subclass that overrides send() sees every document the recorder sends', async () => {
     class Tapped extends UdpEmitter {
       seen: string[] = []
-      send (document: string): void {
+      override send (document: string): void {
         this.seen.push(document)
         super.send(document)
       }
