@@ -1,6 +1,7 @@
 import type { CauseData } from './cause'
 import { buildCause } from './cause'
 import { newId, now } from './ids'
+import { asciiJson } from './serialize'
 import { truncateChars } from './text'
 import { TraceHeader } from './trace-header'
 import type { Segment } from './segment'
@@ -210,7 +211,8 @@ export abstract class Entity {
     if (this.metadata === null) this.metadata = new Map()
     let ns = this.metadata.get(namespace)
     if (ns === undefined) this.metadata.set(namespace, ns = new Map())
-    ns.set(String(key), safeJson(value))
+    // made ASCII here, once, as the serialiser needs it (see serialize.ts)
+    ns.set(String(key), asciiJson(safeJson(value)))
     return this
   }
 

@@ -88,7 +88,8 @@ function httpJson (http: NonNullable<Entity['http']>): string {
 
 // Writes the wire format directly from the entity's fields, without building an
 // intermediate object. Ids and annotation keys were validated when set and need no
-// escaping; every other string and JSON text goes through jsonString or asciiJson.
+// escaping, metadata was made ASCII when put; every other string and JSON text goes
+// through jsonString or asciiJson.
 
 function common (e: Entity, out: string): string {
   out += e.endTime === 0 ? ',"in_progress":true' : ',"end_time":' + formatTime(e.endTime)
@@ -113,7 +114,7 @@ function common (e: Entity, out: string): string {
       out += nsSep + jsonString(ns) + ':'
       let sep = '{'
       for (const [key, json] of entries) {
-        out += sep + jsonString(key) + ':' + asciiJson(json)
+        out += sep + jsonString(key) + ':' + json
         sep = ','
       }
       out += sep === '{' ? '{}' : '}'
