@@ -137,9 +137,9 @@ export class UdpEmitter implements Emitter {
     this.dispatch(ascii ? this.asciiDatagram(document) : Buffer.from(DAEMON_HEADER + document))
   }
 
-  // The header and the document copied byte for byte into the pool. Writing latin1 from a
-  // string built piece by piece reads the pieces where they are; UTF-8 encoding would
-  // first copy them into one flat string.
+  // The header and the document copied byte for byte into the pool: a latin1 write is a
+  // plain copy where UTF-8 encoding examines every character, and no datagram needs a
+  // Buffer of its own.
   private asciiDatagram (document: string): Buffer {
     const size = HEADER_BYTES.length + document.length
     if (size > this.pool.length - this.poolUsed) {

@@ -21,8 +21,8 @@ const PAD = ['', '0', '00', '000', '0000', '00000']
 
 // Every document is ASCII: a character beyond it is written as a \u escape, which JSON
 // readers take as the same character. The emitter then copies the text into its datagram
-// byte for byte, without the UTF-8 encoding pass that first flattens the whole text into
-// one string (most of the cost of turning a document into bytes).
+// byte for byte, which costs less than encoding it as UTF-8, and the document's length in
+// characters is its size in bytes.
 const NON_ASCII = /[^\x00-\x7f]/
 const NON_ASCII_ALL = /[^\x00-\x7f]/g
 
