@@ -82,7 +82,7 @@ describe('UdpEmitter through a daemon on loopback', () => {
     expect(datagram.raw.every(byte => byte < 0x80)).toBe(true)
     expect(checkDatagram(datagram.raw)).toEqual([])
     const doc = datagram.document!
-    expect(doc.name).toBe(recorder.beginSegment(text).name)
+    expect(doc.name).toBe(segment.name)
     expect([doc.user, doc.annotations.a, doc.http.request.user_agent, doc.service.version, doc.aws.note, doc.aws[text]]).toEqual([text, text, text, text, text, text])
     expect(doc.http.request.url).toBe('http://example.com/' + text)
     expect(doc.metadata[text]).toEqual({ [text]: { [text]: [text] } })
