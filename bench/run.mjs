@@ -111,16 +111,42 @@ async function stats (server) {
   }
 }
 
-async function load (port, seconds) {
-  // started on its core, so that none of its threads ever runs on the server's
-  const args = [join(here, 'load.cjs'), `http://127.0.0.1:${port}/hello`, opts.connections, String(seconds)]
+// One load generator for the whole session, on its own core (started there, so that none
+// of its threads ever runs on the server's). A process per run would put Node's start-up
+// and the load generator's own cold code into every measured run.
+let driver = null
+
+function startDriver () {
+  const args = [join(here, 'load.cjs'), '--serve']
   const child = pinning
-    ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
-    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  child.stdout.on('data', d => { out += d })
-  await once(child, 'exit')
-  return JSON.parse(out)
+    ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+    : spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] })
+  const waiting = []
+  let buffered = ''
+  child.stdout.on('data', d => {
+    buffered += d
+    let nl
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl)
+      buffered = buffered.slice(nl + 1)
+      waiting.shift().resolve(JSON.parse(line))
+    }
+  })
+  child.on('exit', code => { for (const w of waiting.splice(0)) w.reject(new Error(`the load generator exited (${code})`)) })
+  return {
+    run (url, seconds) {
+      return new Promise((resolve, reject) => {
+        waiting.push({ resolve, reject })
+        child.stdin.write(JSON.stringify({ url, connections: Number(opts.connections), seconds }) + '\n')
+      })
+    },
+    close () { child.stdin.end() }
+  }
+}
+
+function load (port, seconds) {
+  driver ??= startDriver()
+  return driver.run(`http://127.0.0.1:${port}/hello`, seconds)
 }
 
 async function loadBench (framework, sampling) {
@@ -130,7 +156,9 @@ async function loadBench (framework, sampling) {
   const results = Object.fromEntries(variants.map(v => [v, []]))
   for (let round = 0; round < Number(opts.rounds); round++) {
     for (const server of servers) {
-      await load(server.port, Number(opts.warmup))
+      // the first warm-up is longer: V8 is still compiling and growing its young
+      // generation, which would show as RSS growth across rounds that is not a leak
+      await load(server.port, Number(opts.warmup) * (round === 0 ? 3 : 1))
       await idle(300)
       const before = await stats(server)
       await receiver.reset()
@@ -207,3 +235,4 @@ if (!opts['emit-only']) {
 }
 if (!opts['no-emit']) await emitBench()
 receiver.close()
+driver?.close()
