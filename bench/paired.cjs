@@ -1,0 +1,64 @@
+'use strict'
+// Two variants served at the same time, so the machine's drift hits both alike:
+//   node bench/paired.cjs <framework> <all|default> <variant A> <variant B> [seconds 3] [rounds 8]
+// Both servers share CPU 0 (the scheduler gives each half of it while both are busy); one
+// load-generator process on CPU 1 drives each with half the connections (25) at once, and
+// the UDP receiver runs there too. Per round, B's throughput over A's is B's cost per
+// request relative to A's. Prints the median over the rounds, and every round. Two copies
+// of the bare Fastify server measured 0.99 to 1.05 of each other round by round here,
+// where alternating runs of them (bench/run.mjs) differ by up to 15%.
+const { execFileSync, fork, spawn } = require('node:child_process')
+const { once } = require('node:events')
+const { join } = require('node:path')
+
+const [framework, sampling, a, b, seconds = '3', rounds = '8'] = process.argv.slice(2)
+if (b === undefined) {
+  console.error('usage: node bench/paired.cjs <express|koa|fastify> <all|default> <variant A> <variant B> [seconds] [rounds]')
+  process.exit(2)
+}
+let pinning = true
+try { execFileSync('taskset', ['-pc', '0-1023', String(process.pid)], { stdio: 'ignore' }) } catch { pinning = false }
+const onCpu = (cpu, cmd, args, options) => pinning ? spawn('taskset', ['-c', String(cpu), cmd, ...args], options) : spawn(cmd, args, options)
+const median = xs => [...xs].sort((x, y) => x - y)[xs.length >> 1]
+
+// The driver: one autocannon run per URL, both at once, for the given seconds.
+const DRIVER = `
+const autocannon = require('autocannon')
+const run = (url, s) => new Promise((resolve, reject) => autocannon({ url, connections: 25, duration: s }, (err, r) => err ? reject(err) : resolve(r.requests.total / s)))
+require('node:readline').createInterface({ input: process.stdin }).on('line', line => {
+  const { urls, s } = JSON.parse(line)
+  Promise.all(urls.map(u => run(u, s))).then(r => process.stdout.write(JSON.stringify(r) + '\\n'), err => { console.error(err); process.exit(1) })
+})`
+
+async function main () {
+  const receiver = onCpu(1, 'python3', [join(__dirname, 'receiver.py'), '2'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const [line] = await once(receiver.stdout, 'data')
+  const port = Number(String(line).split(' ')[0])
+  const start = async variant => {
+    const child = fork(join(__dirname, 'server.cjs'), [framework, variant, sampling], {
+      env: { ...process.env, NODE_ENV: 'production', AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${port}` }
+    })
+    const [msg] = await once(child, 'message')
+    if (pinning) execFileSync('taskset', ['-a', '-pc', '0', String(child.pid)], { stdio: 'ignore' })
+    return { child, url: `http://127.0.0.1:${msg.listening}/hello` }
+  }
+  const servers = [await start(a), await start(b)]
+  const driver = onCpu(1, process.execPath, ['-e', DRIVER], { cwd: __dirname, stdio: ['pipe', 'pipe', 'inherit'] })
+  const load = async s => {
+    driver.stdin.write(JSON.stringify({ urls: servers.map(x => x.url), s }) + '\n')
+    const [out] = await once(driver.stdout, 'data')
+    return JSON.parse(String(out))
+  }
+  await load(Number(seconds) * 2) // warm-up
+  const ratios = []
+  for (let i = 0; i < Number(rounds); i++) {
+    const [ra, rb] = await load(Number(seconds))
+    ratios.push(rb / ra)
+  }
+  console.log(`${framework}, ${sampling === 'all' ? 'every request sampled' : 'default rule'}: ${b} / ${a} = ${median(ratios).toFixed(3)} (median of ${rounds} rounds of ${seconds} s; rounds: ${ratios.map(r => r.toFixed(2)).join(' ')})`)
+  for (const s of servers) s.child.kill()
+  driver.kill()
+  receiver.kill()
+}
+
+main().catch(err => { console.error(err); process.exit(1) })
