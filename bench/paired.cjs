@@ -21,15 +21,6 @@ try { execFileSync('taskset', ['-pc', '0-1023', String(process.pid)], { stdio: '
 const onCpu = (cpu, cmd, args, options) => pinning ? spawn('taskset', ['-c', String(cpu), cmd, ...args], options) : spawn(cmd, args, options)
 const median = xs => [...xs].sort((x, y) => x - y)[xs.length >> 1]
 
-// The driver: one autocannon run per URL, both at once, for the given seconds.
-const DRIVER = `
-const autocannon = require('autocannon')
-const run = (url, s) => new Promise((resolve, reject) => autocannon({ url, connections: 25, duration: s }, (err, r) => err ? reject(err) : resolve(r.requests.total / s)))
-require('node:readline').createInterface({ input: process.stdin }).on('line', line => {
-  const { urls, s } = JSON.parse(line)
-  Promise.all(urls.map(u => run(u, s))).then(r => process.stdout.write(JSON.stringify(r) + '\\n'), err => { console.error(err); process.exit(1) })
-})`
-
 async function main () {
   const receiver = onCpu(1, 'python3', [join(__dirname, 'receiver.py'), '2'], { stdio: ['ignore', 'pipe', 'inherit'] })
   const [line] = await once(receiver.stdout, 'data')
@@ -43,11 +34,11 @@ async function main () {
     return { child, url: `http://127.0.0.1:${msg.listening}/hello` }
   }
   const servers = [await start(a), await start(b)]
-  const driver = onCpu(1, process.execPath, ['-e', DRIVER], { cwd: __dirname, stdio: ['pipe', 'pipe', 'inherit'] })
+  const driver = onCpu(1, process.execPath, [join(__dirname, 'load.cjs'), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] })
   const load = async s => {
-    driver.stdin.write(JSON.stringify({ urls: servers.map(x => x.url), s }) + '\n')
+    driver.stdin.write(JSON.stringify({ urls: servers.map(x => x.url), connections: 25, seconds: s }) + '\n')
     const [out] = await once(driver.stdout, 'data')
-    return JSON.parse(String(out))
+    return JSON.parse(String(out)).map(r => r.rps)
   }
   await load(Number(seconds) * 2) // warm-up
   const ratios = []
