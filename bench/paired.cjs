@@ -10,6 +10,7 @@
 const { execFileSync, fork, spawn } = require('node:child_process')
 const { once } = require('node:events')
 const { join } = require('node:path')
+const readline = require('node:readline')
 
 const [framework, sampling, a, b, seconds = '3', rounds = '8'] = process.argv.slice(2)
 if (b === undefined) {
@@ -35,10 +36,13 @@ async function main () {
   }
   const servers = [await start(a), await start(b)]
   const driver = onCpu(1, process.execPath, [join(__dirname, 'load.cjs'), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  // one answer line per request; a line can arrive in several chunks
+  const answers = readline.createInterface({ input: driver.stdout })[Symbol.asyncIterator]()
   const load = async s => {
     driver.stdin.write(JSON.stringify({ urls: servers.map(x => x.url), connections: 25, seconds: s }) + '\n')
-    const [out] = await once(driver.stdout, 'data')
-    return JSON.parse(String(out)).map(r => r.rps)
+    const { value, done } = await answers.next()
+    if (done) throw new Error('the load generator exited')
+    return JSON.parse(value).map(r => r.rps)
   }
   await load(Number(seconds) * 2) // warm-up
   const ratios = []
