@@ -1,6 +1,6 @@
 'use strict'
 // Two variants served at the same time, so the machine's drift hits both alike:
-//   node bench/paired.cjs <framework> <all|default> <variant A> <variant B> [seconds 3] [rounds 8]
+//   node bench/paired.cjs <framework> <all|default|rate=r> <variant A> <variant B> [seconds 3] [rounds 8]
 // Both servers share CPU 0 (the scheduler gives each half of it while both are busy); one
 // load-generator process on CPU 1 drives each with half the connections (25) at once, and
 // the UDP receiver runs there too. Per round, B's throughput over A's is B's cost per
@@ -14,7 +14,7 @@ const readline = require('node:readline')
 
 const [framework, sampling, a, b, seconds = '3', rounds = '8'] = process.argv.slice(2)
 if (b === undefined) {
-  console.error('usage: node bench/paired.cjs <express|koa|fastify> <all|default> <variant A> <variant B> [seconds] [rounds]')
+  console.error('usage: node bench/paired.cjs <express|koa|fastify> <all|default|rate=r> <variant A> <variant B> [seconds] [rounds]')
   process.exit(2)
 }
 let pinning = true
@@ -50,7 +50,7 @@ async function main () {
     const [ra, rb] = await load(Number(seconds))
     ratios.push(rb / ra)
   }
-  console.log(`${framework}, ${sampling === 'all' ? 'every request sampled' : 'default rule'}: ${b} / ${a} = ${median(ratios).toFixed(3)} (median of ${rounds} rounds of ${seconds} s; rounds: ${ratios.map(r => r.toFixed(2)).join(' ')})`)
+  console.log(`${framework}, ${sampling === 'all' ? 'every request sampled' : sampling === 'default' ? 'default rule' : sampling}: ${b} / ${a} = ${median(ratios).toFixed(3)} (median of ${rounds} rounds of ${seconds} s; rounds: ${ratios.map(r => r.toFixed(2)).join(' ')})`)
   for (const s of servers) s.child.kill()
   driver.kill()
   receiver.kill()

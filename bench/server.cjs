@@ -2,7 +2,8 @@
 // One benchmark server: node server.cjs <framework> <variant> <sampling>
 //   framework: express | koa | fastify
 //   variant:   bare | xraykit | xraykit-scoped | official | otel | als
-//   sampling:  all | default
+//   sampling:  all | default | rate=<r> (xraykit only: a rules document sampling a share r of
+//              requests and no fixed target, to see how its cost follows the share sampled)
 // Every variant serves GET /hello: one small async hop inside one custom subsegment (span),
 // then a small JSON body. Traced variants send to AWS_XRAY_DAEMON_ADDRESS over UDP.
 const [framework, requested, sampling] = process.argv.slice(2)
@@ -31,7 +32,9 @@ const als = variant === 'als' ? new (require('node:async_hooks').AsyncLocalStora
 let xray = null
 if (variant === 'xraykit') {
   xray = require('@xraykit/core')
-  xray.xrayRecorder.configure({ service: 'bench', sampling: sampling === 'all' ? 'all' : undefined })
+  const rate = /^rate=(\d*\.?\d+)$/.exec(sampling)
+  const rules = rate === null ? undefined : { version: 2, default: { fixed_target: 0, rate: Number(rate[1]) } }
+  xray.xrayRecorder.configure({ service: 'bench', sampling: sampling === 'all' ? 'all' : rules })
 }
 
 // The custom subsegment around the async hop, in each variant's own API.
