@@ -51,6 +51,12 @@ async function main () {
   // The server started second measured 1% to 2% ahead of the first even so: half the rounds
   // run on a pair started A then B, the other half on a fresh pair started B then A.
   const ratios = []
+  // server CPU per request (µs), user and system, of A and B in each round
+  const cpu = [{ user: [], system: [] }, { user: [], system: [] }]
+  const stats = server => new Promise(resolve => {
+    server.child.once('message', msg => resolve(msg.stats))
+    server.child.send('stats')
+  })
   const half = Math.ceil(Number(rounds) / 2)
   for (const reversed of [false, true]) {
     const first = await start(reversed ? b : a)
@@ -59,13 +65,22 @@ async function main () {
     await load(pair, Number(seconds) * 2, false) // warm-up
     const n = reversed ? Number(rounds) - half : half
     for (let i = 0; i < n; i++) {
+      const before = await Promise.all(pair.map(stats))
       const [ra, rb] = await load(pair, Number(seconds), i % 2 === 1)
+      const after = await Promise.all(pair.map(stats))
       ratios.push(rb / ra)
+      ;[ra, rb].forEach((rps, k) => {
+        const requests = rps * Number(seconds)
+        cpu[k].user.push((after[k].user - before[k].user) / requests)
+        cpu[k].system.push((after[k].system - before[k].system) / requests)
+      })
     }
     first.child.kill()
     second.child.kill()
   }
   console.log(`${framework}, ${sampling === 'all' ? 'every request sampled' : sampling === 'default' ? 'default rule' : sampling}: ${b} / ${a} = ${median(ratios).toFixed(3)} (median of ${rounds} rounds of ${seconds} s; rounds: ${ratios.map(r => r.toFixed(2)).join(' ')})`)
+  const us = xs => median(xs).toFixed(1)
+  console.log(`  server CPU per request, median: ${a} ${us(cpu[0].user)} µs user + ${us(cpu[0].system)} µs system; ${b} ${us(cpu[1].user)} + ${us(cpu[1].system)}`)
   driver.kill()
   receiver.kill()
 }
