@@ -5,8 +5,8 @@
 // load-generator process on CPU 1 drives each with half the connections (25) at once, and
 // the UDP receiver runs there too. Per round, B's throughput over A's is B's cost per
 // request relative to A's. Prints the median over the rounds, and every round. Two copies
-// of the bare Fastify server measured 0.99 to 1.05 of each other round by round here,
-// where alternating runs of them (bench/run.mjs) differ by up to 15%.
+// of the bare Fastify server measured 0.97 to 1.04 of each other round by round here
+// (median 0.997), where alternating runs of them (bench/run.mjs) differ by up to 15%.
 const { execFileSync, fork, spawn } = require('node:child_process')
 const { once } = require('node:events')
 const { join } = require('node:path')
