@@ -8,12 +8,12 @@
 // turn from a separate autocannon process (pinned to CPU 1), round after round, A B C D
 // A B C D ..., so drift hits every variant alike. A UDP receiver counts what each traced
 // variant really sends. Prints markdown tables.
-import { execFileSync, fork, spawn } from 'node:child_process'
-import * as dgram from 'node:dgram'
+import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { median, pin, pinning, serverStats, startLoadDriver, startReceiver, startServer } from './harness.cjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const { values: opts } = parseArgs({
@@ -41,118 +41,25 @@ const LABEL = {
   otel: 'OpenTelemetry'
 }
 const officialLabel = fw => fw === 'koa' ? 'official SDK core (hand-written Koa middleware)' : `official aws-xray-sdk-${fw}`
-let pinning = true
-try { execFileSync('taskset', ['-pc', '0', String(process.pid)], { stdio: 'ignore' }); execFileSync('taskset', ['-pc', '0-1023', String(process.pid)], { stdio: 'ignore' }) } catch { pinning = false }
-// -a: every thread of the process, not only its main thread. V8's GC and compiler threads
-// start before the pinning; left free, they would run on the other core.
-const pin = (pid, cpu) => { if (pinning) try { execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' }) } catch {} }
 
 // -- the receiver -------------------------------------------------------------------------
-// receiver.py drains and counts datagrams cheaply (the real daemon is a Go program); by
-// default it drains every 2 ms, so the datagrams do not wake it on the load generator's
-// core one by one (see receiver.py). A Node receiver, used where python3 is missing, is
-// woken for each datagram and spends far more CPU per datagram, and that CPU comes out of
-// the load generator's core.
-const receiver = await startReceiver()
+// By default it drains every 2 ms, so the datagrams do not wake it on the load generator's
+// core one by one (see harness.cjs and receiver.py).
+const receiver = await startReceiver(Number(opts['receiver-poll']) || 0)
 const daemonAddress = `127.0.0.1:${receiver.port}`
 
-async function startReceiver () {
-  try {
-    const py = spawn('python3', [join(here, 'receiver.py'), String(Number(opts['receiver-poll']) || 0)], { stdio: ['ignore', 'pipe', 'inherit'] })
-    const [line] = await Promise.race([once(py.stdout, 'data'), once(py, 'error').then(([e]) => { throw e })])
-    const [port, controlPort] = String(line).trim().split(' ').map(Number)
-    pin(py.pid, 1)
-    const control = dgram.createSocket('udp4')
-    control.bind(0, '127.0.0.1')
-    await once(control, 'listening')
-    const ask = async (what) => {
-      control.send(what, controlPort, '127.0.0.1')
-      const [msg] = await once(control, 'message')
-      const [datagrams, bytes] = String(msg).split(' ').map(Number)
-      return { datagrams, bytes }
-    }
-    const poll = Number(opts['receiver-poll']) || 0
-    const kind = poll > 0 ? `python3, drains every ${poll} ms` : 'python3, woken for each datagram'
-    return { port, kind, reset: () => ask('reset'), count: () => ask('count'), close () { control.close(); py.kill() } }
-  } catch {
-    const socket = dgram.createSocket('udp4')
-    const counts = { datagrams: 0, bytes: 0 }
-    socket.on('message', msg => { counts.datagrams++; counts.bytes += msg.length })
-    socket.bind(0, '127.0.0.1')
-    await once(socket, 'listening')
-    try { socket.setRecvBufferSize(32 * 1024 * 1024) } catch {}
-    return {
-      port: socket.address().port,
-      kind: 'node, woken for each datagram',
-      async reset () { counts.datagrams = 0; counts.bytes = 0 },
-      async count () { return { ...counts } },
-      close () { socket.close() }
-    }
-  }
-}
 const idle = ms => new Promise(resolve => setTimeout(resolve, ms))
-const median = xs => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2 }
-
-async function startServer (framework, variant, sampling) {
-  const child = fork(join(here, 'server.cjs'), [framework, variant, sampling], {
-    env: { ...process.env, AWS_XRAY_DAEMON_ADDRESS: daemonAddress, NODE_ENV: 'production' },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc']
-  })
-  const [msg] = await once(child, 'message')
-  pin(child.pid, 0)
-  return { child, port: msg.listening, variant }
-}
-
-async function stats (server) {
-  server.child.send('stats')
-  for (;;) {
-    const [msg] = await once(server.child, 'message')
-    if (msg.stats) return msg.stats
-  }
-}
-
-// One load generator for the whole session, on its own core (started there, so that none
-// of its threads ever runs on the server's). A process per run would put Node's start-up
-// and the load generator's own cold code into every measured run.
+// the load generator: one process for the whole session (see harness.cjs)
 let driver = null
-
-function startDriver () {
-  const args = [join(here, 'load.cjs'), '--serve']
-  const child = pinning
-    ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
-    : spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] })
-  const waiting = []
-  let buffered = ''
-  child.stdout.on('data', d => {
-    buffered += d
-    let nl
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl)
-      buffered = buffered.slice(nl + 1)
-      waiting.shift().resolve(JSON.parse(line))
-    }
-  })
-  child.on('exit', code => { for (const w of waiting.splice(0)) w.reject(new Error(`the load generator exited (${code})`)) })
-  return {
-    run (url, seconds) {
-      return new Promise((resolve, reject) => {
-        waiting.push({ resolve, reject })
-        child.stdin.write(JSON.stringify({ url, connections: Number(opts.connections), seconds }) + '\n')
-      })
-    },
-    close () { child.stdin.end() }
-  }
-}
-
 function load (port, seconds) {
-  driver ??= startDriver()
-  return driver.run(`http://127.0.0.1:${port}/hello`, seconds)
+  driver ??= startLoadDriver()
+  return driver.run({ url: `http://127.0.0.1:${port}/hello`, connections: Number(opts.connections), seconds })
 }
 
 async function loadBench (framework, sampling) {
   const variants = list(opts.variants)
   const servers = []
-  for (const v of variants) servers.push(await startServer(framework, v, sampling))
+  for (const v of variants) servers.push(await startServer(framework, v, sampling, daemonAddress))
   const results = Object.fromEntries(variants.map(v => [v, []]))
   for (let round = 0; round < Number(opts.rounds); round++) {
     for (const server of servers) {
@@ -160,11 +67,11 @@ async function loadBench (framework, sampling) {
       // generation, which would show as RSS growth across rounds that is not a leak
       await load(server.port, Number(opts.warmup) * (round === 0 ? 3 : 1))
       await idle(300)
-      const before = await stats(server)
+      const before = await serverStats(server)
       await receiver.reset()
       const r = await load(server.port, Number(opts.duration))
       await idle(500) // let batched exporters and the socket drain before counting
-      const after = await stats(server)
+      const after = await serverStats(server)
       const counts = await receiver.count()
       results[server.variant].push({ ...r, cpuPerReq: (after.cpu - before.cpu) / Math.max(1, r.requests), rss: after.rss, datagrams: counts.datagrams, bytes: counts.bytes })
       process.stderr.write(`  ${framework}/${sampling}/${server.variant} round ${round + 1}: ${Math.round(r.rps)} req/s, ${(counts.datagrams / Math.max(1, r.requests)).toFixed(3)} datagrams/req\n`)

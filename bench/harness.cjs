@@ -1,0 +1,112 @@
+'use strict'
+// What bench/run.mjs and bench/paired.cjs share: pinning to cores, the UDP receiver, the
+// benchmark servers, and the load generator's serving process. Servers go on CPU 0; the
+// load generator and the receiver on CPU 1.
+const { execFileSync, fork, spawn } = require('node:child_process')
+const dgram = require('node:dgram')
+const { once } = require('node:events')
+const { join } = require('node:path')
+const readline = require('node:readline')
+
+let pinning = true
+try {
+  execFileSync('taskset', ['-pc', '0', String(process.pid)], { stdio: 'ignore' })
+  execFileSync('taskset', ['-pc', '0-1023', String(process.pid)], { stdio: 'ignore' })
+} catch { pinning = false }
+
+// -a: every thread of the process, not only its main thread. V8's GC and compiler threads
+// start before the pinning; left free, they would run on the other core.
+function pin (pid, cpu) {
+  if (!pinning) return
+  try { execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' }) } catch {}
+}
+
+// Started on its core (rather than pinned afterwards), so that none of its threads ever runs elsewhere.
+function spawnOnCpu (cpu, cmd, args, options) {
+  return pinning ? spawn('taskset', ['-c', String(cpu), cmd, ...args], options) : spawn(cmd, args, options)
+}
+
+function median (xs) {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+// receiver.py drains and counts datagrams cheaply (the real daemon is a Go program); with
+// pollMs > 0 it drains every pollMs, so the datagrams do not wake it on the load generator's
+// core one by one (see receiver.py). A Node receiver, used where python3 is missing, is
+// woken for each datagram and spends far more CPU per datagram, and that CPU comes out of
+// the load generator's core.
+async function startReceiver (pollMs) {
+  try {
+    const py = spawnOnCpu(1, 'python3', [join(__dirname, 'receiver.py'), String(pollMs)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const [line] = await Promise.race([once(py.stdout, 'data'), once(py, 'error').then(([e]) => { throw e })])
+    const [port, controlPort] = String(line).trim().split(' ').map(Number)
+    const control = dgram.createSocket('udp4')
+    control.bind(0, '127.0.0.1')
+    await once(control, 'listening')
+    const ask = async (what) => {
+      control.send(what, controlPort, '127.0.0.1')
+      const [msg] = await once(control, 'message')
+      const [datagrams, bytes] = String(msg).split(' ').map(Number)
+      return { datagrams, bytes }
+    }
+    const kind = pollMs > 0 ? `python3, drains every ${pollMs} ms` : 'python3, woken for each datagram'
+    return { port, kind, reset: () => ask('reset'), count: () => ask('count'), close () { control.close(); py.kill() } }
+  } catch {
+    const socket = dgram.createSocket('udp4')
+    const counts = { datagrams: 0, bytes: 0 }
+    socket.on('message', msg => { counts.datagrams++; counts.bytes += msg.length })
+    socket.bind(0, '127.0.0.1')
+    await once(socket, 'listening')
+    try { socket.setRecvBufferSize(32 * 1024 * 1024) } catch {}
+    return {
+      port: socket.address().port,
+      kind: 'node, woken for each datagram',
+      async reset () { counts.datagrams = 0; counts.bytes = 0 },
+      async count () { return { ...counts } },
+      close () { socket.close() }
+    }
+  }
+}
+
+/** One bench/server.cjs on CPU 0, sending to the receiver at `daemonAddress`. */
+async function startServer (framework, variant, sampling, daemonAddress) {
+  const child = fork(join(__dirname, 'server.cjs'), [framework, variant, sampling], {
+    env: { ...process.env, AWS_XRAY_DAEMON_ADDRESS: daemonAddress, NODE_ENV: 'production' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+  })
+  const [msg] = await once(child, 'message')
+  pin(child.pid, 0)
+  return { child, variant, port: msg.listening, url: `http://127.0.0.1:${msg.listening}/hello` }
+}
+
+/** The server's CPU time (µs: total, user, system) and RSS so far. */
+async function serverStats (server) {
+  server.child.send('stats')
+  for (;;) {
+    const [msg] = await once(server.child, 'message')
+    if (msg.stats) return msg.stats
+  }
+}
+
+// One load generator (load.cjs --serve) for a whole session, on CPU 1: a process per run
+// would put Node's start-up and the load generator's own cold code into every measured run.
+// run(request) sends one request line and resolves with its answer line.
+function startLoadDriver () {
+  const child = spawnOnCpu(1, process.execPath, [join(__dirname, 'load.cjs'), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const waiting = []
+  readline.createInterface({ input: child.stdout }).on('line', line => waiting.shift().resolve(JSON.parse(line)))
+  child.on('exit', code => { for (const w of waiting.splice(0)) w.reject(new Error(`the load generator exited (${code})`)) })
+  return {
+    run (request) {
+      return new Promise((resolve, reject) => {
+        waiting.push({ resolve, reject })
+        child.stdin.write(JSON.stringify(request) + '\n')
+      })
+    },
+    close () { child.stdin.end() }
+  }
+}
+
+module.exports = { pinning, pin, median, startReceiver, startServer, serverStats, startLoadDriver }
