@@ -58,11 +58,19 @@ function load (port, seconds) {
 
 async function loadBench (framework, sampling) {
   const variants = list(opts.variants)
-  const servers = []
-  for (const v of variants) servers.push(await startServer(framework, v, sampling, daemonAddress))
+  // Each server starts right before its first warm-up. Started all at once, each waited
+  // idle for the runs before its own, and on Node 20 a Fastify app that registers any plugin
+  // (xraykit's, OpenTelemetry's, the official SDK's, or an empty one) and idles for some
+  // seconds after start-up then serves about 15% slower for good: V8's memory reducer
+  // collects during that idle time and process.nextTick is slower afterwards (its self time
+  // went from 0.2 to 3.7 µs per request; none of it with --no-memory-reducer). The bare app
+  // registers no plugin and is not affected, so a variant's place in the list changed its
+  // ratio to bare. Idle time after load does not do this.
+  const servers = variants.map(() => null)
   const results = Object.fromEntries(variants.map(v => [v, []]))
   for (let round = 0; round < Number(opts.rounds); round++) {
-    for (const server of servers) {
+    for (let i = 0; i < variants.length; i++) {
+      const server = servers[i] ??= await startServer(framework, variants[i], sampling, daemonAddress)
       // the first warm-up is longer: V8 is still compiling and growing its young
       // generation, which would show as RSS growth across rounds that is not a leak
       await load(server.port, Number(opts.warmup) * (round === 0 ? 3 : 1))
@@ -77,7 +85,7 @@ async function loadBench (framework, sampling) {
       process.stderr.write(`  ${framework}/${sampling}/${server.variant} round ${round + 1}: ${Math.round(r.rps)} req/s, ${(counts.datagrams / Math.max(1, r.requests)).toFixed(3)} datagrams/req\n`)
     }
   }
-  for (const s of servers) s.child.kill()
+  for (const s of servers) s?.child.kill()
   const bareRuns = results.bare
   const rows = variants.map(v => {
     const runs = results[v]
