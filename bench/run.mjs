@@ -36,6 +36,7 @@ const LABEL = {
   bare: 'bare',
   xraykit: 'xraykit',
   'xraykit-scoped': 'xraykit, asyncContext: false (req.xray only)',
+  'xraykit-turn': 'xraykit, datagrams sent at the end of each turn (batchMs: 0, as in Lambda)',
   als: 'AsyncLocalStorage.run alone (diagnostic)',
   official: 'official SDK',
   otel: 'OpenTelemetry'

@@ -60,7 +60,11 @@ daemon.bind(0, '127.0.0.1', () => {
   process.on('message', async (msg) => {
     if (msg !== 'report') return
     await recorder.flush()
-    // let the last datagrams reach the socket, then collect twice (weak refs, finalizers)
+    // this process reads what it sent a few dozen datagrams per turn: take turns until it
+    // has read them all (or 5 s have passed, and the count is reported as it stands)
+    const until = Date.now() + 5000
+    while (received < recorder.emitter.stats.sent && Date.now() < until) await tick()
+    // then collect twice (weak refs, finalizers)
     await tick()
     global.gc()
     await tick()

@@ -51,6 +51,13 @@ export interface UdpEmitterOptions {
    * fast as they come (a full send buffer); past it, drop and count. Default 8 MiB.
    */
   maxQueuedBytes?: number
+  /**
+   * Milliseconds a datagram may wait for others to go out with it (0 to 1000). Default 20;
+   * in AWS Lambda (`AWS_LAMBDA_FUNCTION_NAME` set) 0, since an environment is frozen as
+   * soon as an invocation returns. With 0, the documents of one turn of the event loop go
+   * out together at its end. `flush()`, `close()` and process exit send what waits at once.
+   */
+  batchMs?: number
 }
 
 const RETRY_AFTER_MS = 1000
@@ -62,9 +69,9 @@ const POOL_BYTES = 64 * 1024
 // Datagrams sent together at most; a larger burst goes out as it comes.
 const MAX_BATCH = 64
 
-// Emitters holding a batch for the end of the event loop's turn. A process that exits
-// before then (process.exit() right after a segment closed) still sends them: a UDP send
-// completes synchronously.
+// Emitters holding a batch. A process that exits before it goes out (process.exit() right
+// after a segment closed, or a natural exit, which the unref'd timer does not delay) still
+// sends it: a UDP send completes synchronously.
 const unsent = new Set<UdpEmitter>()
 let exitHooked = false
 function sendUnsent (): void {
@@ -98,7 +105,9 @@ export class UdpEmitter implements Emitter {
   private batch: Buffer[] = []
   private pool = Buffer.allocUnsafeSlow(0)
   private poolUsed = 0
-  private readonly drainBatch = (): void => { this.drain() }
+  private readonly batchMs: number
+  private readonly drainBatch = (): void => { this.batchTimer = null; this.drain() }
+  private batchTimer: NodeJS.Timeout | NodeJS.Immediate | null = null
   private inflight = 0
   private idleWaiters: Array<() => void> = []
   private readonly onSent: (err: Error | null, bytes: number) => void
@@ -108,6 +117,8 @@ export class UdpEmitter implements Emitter {
     this.log = new OnceLogger(options.logger ?? consoleLogger('error'))
     this.maxPending = positiveInteger(options.maxPending, 'maxPending', 10000)
     this.maxQueuedBytes = positiveInteger(options.maxQueuedBytes, 'maxQueuedBytes', 8 << 20)
+    this.batchMs = positiveInteger(options.batchMs, 'batchMs', process.env.AWS_LAMBDA_FUNCTION_NAME ? 0 : 20)
+    if (this.batchMs > 1000) throw new XrayOptionsError(ErrorCodes.OPTIONS, `UdpEmitter option batchMs must be at most 1000, got ${this.batchMs}`)
     // one callback for every send, not a closure per datagram
     this.onSent = (err, bytes) => {
       this.inflight--
@@ -217,25 +228,33 @@ export class UdpEmitter implements Emitter {
     })
   }
 
-  // Documents that close in one turn of the event loop go out together, at its end: a
-  // burst of datagrams wakes the receiving daemon once, where datagrams spread over the
-  // turn wake it each time, and that wake-up is most of what a send costs.
+  // Datagrams go out together, up to MAX_BATCH at a time, batchMs after the first of them
+  // (or at the end of the turn). A lone send costs far more than one of a burst: under the
+  // default sampling rule, where a few requests in a hundred are sampled, holding them
+  // 20 ms gave Koa and Fastify 2-3% more throughput (bench/run.mjs; README).
   private enqueue (datagram: Buffer): void {
     const batch = this.batch
     batch.push(datagram)
     if (batch.length >= MAX_BATCH) { this.drain(); return }
     if (batch.length === 1) {
-      setImmediate(this.drainBatch)
+      if (this.batchMs === 0) this.batchTimer = setImmediate(this.drainBatch)
+      else this.batchTimer = setTimeout(this.drainBatch, this.batchMs).unref()
       unsent.add(this)
       if (!exitHooked) { exitHooked = true; process.once('exit', sendUnsent) }
     }
   }
 
-  /** @internal Sends the batch now (at the end of the turn, on flush, and at process exit). */
+  /** @internal Sends the batch now (when its time is up, when it is full, on flush, and at process exit). */
   drain (): void {
     const batch = this.batch
     if (batch.length === 0) return
     this.batch = []
+    const timer = this.batchTimer
+    if (timer !== null) {
+      this.batchTimer = null
+      if (this.batchMs === 0) clearImmediate(timer as NodeJS.Immediate)
+      else clearTimeout(timer as NodeJS.Timeout)
+    }
     unsent.delete(this)
     for (let i = 0; i < batch.length; i++) {
       if (this.state === 'ready') this.write(batch[i], i === batch.length - 1)

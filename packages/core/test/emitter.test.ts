@@ -150,23 +150,32 @@ describe('UdpEmitter through a daemon on loopback', () => {
   })
 })
 
+/** Counts the datagrams that reach the emitter's real socket (connected by an earlier flush). */
+function countWrites (emitter: UdpEmitter): () => number {
+  const socket = (emitter as unknown as { socket: dgram.Socket }).socket
+  const send = socket.send
+  let written = 0
+  socket.send = function (this: dgram.Socket, ...args: unknown[]) { written++; return (send as Function).apply(this, args) } as typeof socket.send
+  return () => written
+}
+
+const nextTurn = (): Promise<void> => new Promise(resolve => setImmediate(resolve))
+
 describe('UdpEmitter batching', () => {
-  it('documents of one turn go out together at its end, in order; flush() sends them at once', async () => {
+  it('with batchMs: 0, documents of one turn go out together at its end, in order; flush() sends them at once', async () => {
     const daemon = await TestDaemon.start()
-    const emitter = new UdpEmitter({ address: { host: '127.0.0.1', port: daemon.port } })
+    const emitter = new UdpEmitter({ address: { host: '127.0.0.1', port: daemon.port }, batchMs: 0 })
     try {
       emitter.send('{"n":-1}')
       await emitter.flush()
-      // watch what reaches the real socket
-      const socket = (emitter as unknown as { socket: dgram.Socket }).socket
-      const send = socket.send
+      const writes = countWrites(emitter)
       let written = 0
-      socket.send = function (this: dgram.Socket, ...args: unknown[]) { written++; return (send as Function).apply(this, args) } as typeof socket.send
-      for (let i = 0; i < 150; i++) emitter.send(`{"n":${i}}`)
+      const sendBurst = (): void => { for (let i = 0; i < 150; i++) emitter.send(`{"n":${i}}`); written = writes() }
+      sendBurst()
       // 64 at most wait for the end of the turn; a larger burst goes out as it comes
       expect(written).toBe(128)
-      await new Promise(resolve => setImmediate(resolve))
-      expect(written).toBe(150)
+      await nextTurn()
+      expect(writes()).toBe(150)
       await emitter.flush()
       expect(emitter.stats).toMatchObject({ sent: 151, dropped: 0 })
       await daemon.waitForDocuments(151)
@@ -175,6 +184,82 @@ describe('UdpEmitter batching', () => {
       await emitter.close()
       await daemon.close()
     }
+  })
+})
+
+describe('UdpEmitter holding datagrams (batchMs)', () => {
+  let daemon: TestDaemon
+  beforeEach(async () => { daemon = await TestDaemon.start() })
+  afterEach(async () => { await daemon.close() })
+
+  it('by default, holds datagrams past the end of the turn, then sends them without a flush', async () => {
+    const emitter = new UdpEmitter({ address: { host: '127.0.0.1', port: daemon.port } })
+    try {
+      emitter.send('{"n":-1}')
+      await emitter.flush()
+      const writes = countWrites(emitter)
+      for (let i = 0; i < 70; i++) emitter.send(`{"n":${i}}`)
+      expect(writes()).toBe(64)
+      await nextTurn()
+      await nextTurn()
+      expect(writes()).toBe(64)
+      // nobody flushes: the window's timer sends the rest
+      await daemon.waitForDocuments(71)
+      expect(writes()).toBe(70)
+      expect(daemon.documents.map(d => d.n)).toEqual(Array.from({ length: 71 }, (_, i) => i - 1))
+      expect(emitter.stats).toMatchObject({ sent: 71, dropped: 0 })
+    } finally {
+      await emitter.close()
+    }
+  })
+
+  it('flush() sends what the window holds at once, and the window then sends nothing twice', async () => {
+    const emitter = new UdpEmitter({ address: { host: '127.0.0.1', port: daemon.port }, batchMs: 1000 })
+    try {
+      emitter.send('{"n":0}')
+      await emitter.flush()
+      const writes = countWrites(emitter)
+      emitter.send('{"n":1}')
+      emitter.send('{"n":2}')
+      expect(writes()).toBe(0)
+      await emitter.flush()
+      expect(writes()).toBe(2)
+      await daemon.waitForDocuments(3)
+      emitter.send('{"n":3}')
+      await emitter.flush()
+      await daemon.waitForDocuments(4)
+      expect(daemon.documents.map(d => d.n)).toEqual([0, 1, 2, 3])
+      expect(writes()).toBe(3)
+    } finally {
+      await emitter.close()
+    }
+  })
+
+  it('in AWS Lambda the default is the end of the turn, since an environment is frozen between invocations', async () => {
+    const saved = process.env.AWS_LAMBDA_FUNCTION_NAME
+    process.env.AWS_LAMBDA_FUNCTION_NAME = 'orders'
+    let emitter: UdpEmitter
+    try {
+      emitter = new UdpEmitter({ address: { host: '127.0.0.1', port: daemon.port } })
+    } finally {
+      if (saved === undefined) delete process.env.AWS_LAMBDA_FUNCTION_NAME
+      else process.env.AWS_LAMBDA_FUNCTION_NAME = saved
+    }
+    try {
+      emitter.send('{"n":0}')
+      await emitter.flush()
+      const writes = countWrites(emitter)
+      emitter.send('{"n":1}')
+      expect(writes()).toBe(0)
+      await nextTurn()
+      expect(writes()).toBe(1)
+    } finally {
+      await emitter.close()
+    }
+  })
+
+  it.each([[-1], [2.5], [1001], ['20']])('rejects batchMs %p with an error that names it', (value) => {
+    expect(() => new UdpEmitter({ batchMs: value as number })).toThrow(/batchMs/)
   })
 })
 
@@ -283,7 +368,7 @@ describe('process lifetime', () => {
   it('documents closed just before process.exit() still go out', async () => {
     const daemon = await TestDaemon.start()
     try {
-      // the socket is connected first, so the later documents wait for the end of the turn
+      // the socket is connected first, so the later documents wait in the batch
       await runWithRecorder(daemon, `
         recorder.beginSegment('first'); recorder.endSegment()
         recorder.flush().then(() => {
@@ -293,6 +378,26 @@ describe('process lifetime', () => {
       `)
       await daemon.until(() => daemon.segments.length === 6)
       expect(daemon.segments.map(d => d.name)).toEqual(['first', 'exit-0', 'exit-1', 'exit-2', 'exit-3', 'exit-4'])
+    } finally {
+      await daemon.close()
+    }
+  })
+
+  it('documents held in the window when the process ends by itself still go out', async () => {
+    const daemon = await TestDaemon.start()
+    try {
+      // connected first; the later documents wait in the window, whose timer does not keep
+      // the process alive
+      const started = Date.now()
+      await runWithRecorder(daemon, `
+        recorder.beginSegment('first'); recorder.endSegment()
+        recorder.flush().then(() => {
+          for (let i = 0; i < 3; i++) { recorder.beginSegment('held-' + i); recorder.endSegment() }
+        })
+      `)
+      await daemon.until(() => daemon.segments.length === 4)
+      expect(daemon.segments.map(d => d.name)).toEqual(['first', 'held-0', 'held-1', 'held-2'])
+      expect(Date.now() - started).toBeLessThan(15000)
     } finally {
       await daemon.close()
     }
