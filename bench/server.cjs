@@ -36,8 +36,11 @@ if (variant === 'xraykit') {
   xray = require('@xraykit/core')
   const rate = /^rate=(\d*\.?\d+)$/.exec(sampling)
   const rules = rate === null ? undefined : { version: 2, default: { fixed_target: 0, rate: Number(rate[1]) } }
-  const [host, port] = process.env.AWS_XRAY_DAEMON_ADDRESS.split(':')
-  const emitter = requested === 'xraykit-turn' ? new xray.UdpEmitter({ address: { host, port: Number(port) }, batchMs: 0 }) : undefined
+  let emitter
+  if (requested === 'xraykit-turn') {
+    const [host, port] = (process.env.AWS_XRAY_DAEMON_ADDRESS ?? '127.0.0.1:2000').split(':')
+    emitter = new xray.UdpEmitter({ address: { host, port: Number(port) }, batchMs: 0 })
+  }
   xray.xrayRecorder.configure({ service: 'bench', sampling: sampling === 'all' ? 'all' : rules, emitter })
 }
 
