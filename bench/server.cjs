@@ -36,12 +36,9 @@ if (variant === 'xraykit') {
   xray = require('@xraykit/core')
   const rate = /^rate=(\d*\.?\d+)$/.exec(sampling)
   const rules = rate === null ? undefined : { version: 2, default: { fixed_target: 0, rate: Number(rate[1]) } }
-  let emitter
-  if (requested === 'xraykit-turn') {
-    const [host, port] = (process.env.AWS_XRAY_DAEMON_ADDRESS ?? '127.0.0.1:2000').split(':')
-    emitter = new xray.UdpEmitter({ address: { host, port: Number(port) }, batchMs: 0 })
-  }
-  xray.xrayRecorder.configure({ service: 'bench', sampling: sampling === 'all' ? 'all' : rules, emitter })
+  xray.xrayRecorder.configure({ service: 'bench', sampling: sampling === 'all' ? 'all' : rules })
+  // the daemon address as the recorder parsed it from AWS_XRAY_DAEMON_ADDRESS
+  if (requested === 'xraykit-turn') xray.xrayRecorder.configure({ emitter: new xray.UdpEmitter({ address: xray.xrayRecorder.options.udp, batchMs: 0 }) })
 }
 
 // The custom subsegment around the async hop, in each variant's own API.

@@ -68,6 +68,9 @@ const NON_ASCII = /[^\x00-\x7f]/
 const POOL_BYTES = 64 * 1024
 // Datagrams sent together at most; a larger burst goes out as it comes.
 const MAX_BATCH = 64
+// How long a datagram waits for others by default (see batchMs), and at most.
+const DEFAULT_BATCH_MS = 20
+const MAX_BATCH_MS = 1000
 
 // Emitters holding a batch. A process that exits before it goes out (process.exit() right
 // after a segment closed, or a natural exit, which the unref'd timer does not delay) still
@@ -117,8 +120,8 @@ export class UdpEmitter implements Emitter {
     this.log = new OnceLogger(options.logger ?? consoleLogger('error'))
     this.maxPending = positiveInteger(options.maxPending, 'maxPending', 10000)
     this.maxQueuedBytes = positiveInteger(options.maxQueuedBytes, 'maxQueuedBytes', 8 << 20)
-    this.batchMs = positiveInteger(options.batchMs, 'batchMs', process.env.AWS_LAMBDA_FUNCTION_NAME ? 0 : 20)
-    if (this.batchMs > 1000) throw new XrayOptionsError(ErrorCodes.OPTIONS, `UdpEmitter option batchMs must be at most 1000, got ${this.batchMs}`)
+    this.batchMs = positiveInteger(options.batchMs, 'batchMs', process.env.AWS_LAMBDA_FUNCTION_NAME ? 0 : DEFAULT_BATCH_MS)
+    if (this.batchMs > MAX_BATCH_MS) throw new XrayOptionsError(ErrorCodes.OPTIONS, `UdpEmitter option batchMs must be at most ${MAX_BATCH_MS}, got ${this.batchMs}`)
     // one callback for every send, not a closure per datagram
     this.onSent = (err, bytes) => {
       this.inflight--
