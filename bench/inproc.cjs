@@ -51,8 +51,12 @@ async function main () {
   for (let i = 0; i < 100; i++) { await batch(a, 50); await batch(b, 50) }
   const bare = []; const traced = []; const added = []
   for (let i = 0; i < pairs; i++) {
-    const ta = await cpuPerRequest(a)
-    const tb = await cpuPerRequest(b)
+    // each goes first in half the pairs: the collection one batch's garbage triggers may
+    // fall in the next batch's window
+    const first = i % 2 === 0 ? await cpuPerRequest(a) : await cpuPerRequest(b)
+    const second = i % 2 === 0 ? await cpuPerRequest(b) : await cpuPerRequest(a)
+    const ta = i % 2 === 0 ? first : second
+    const tb = i % 2 === 0 ? second : first
     bare.push(ta); traced.push(tb); added.push(tb - ta)
   }
   const median = xs => [...xs].sort((x, y) => x - y)[xs.length >> 1]
