@@ -53,10 +53,8 @@ async function main () {
   for (let i = 0; i < pairs; i++) {
     // each goes first in half the pairs: the collection one batch's garbage triggers may
     // fall in the next batch's window
-    const first = i % 2 === 0 ? await cpuPerRequest(a) : await cpuPerRequest(b)
-    const second = i % 2 === 0 ? await cpuPerRequest(b) : await cpuPerRequest(a)
-    const ta = i % 2 === 0 ? first : second
-    const tb = i % 2 === 0 ? second : first
+    let ta, tb
+    if (i % 2 === 0) { ta = await cpuPerRequest(a); tb = await cpuPerRequest(b) } else { tb = await cpuPerRequest(b); ta = await cpuPerRequest(a) }
     bare.push(ta); traced.push(tb); added.push(tb - ta)
   }
   const median = xs => [...xs].sort((x, y) => x - y)[xs.length >> 1]
