@@ -6,7 +6,8 @@
 // the UDP receiver runs there too. Per round, B's throughput over A's is B's cost per
 // request relative to A's. Prints the median over the rounds, and every round. Two copies
 // of the bare Fastify server measured 0.97 to 1.04 of each other round by round here
-// (median 0.997), where alternating runs of them (bench/run.mjs) differ by up to 15%.
+// (medians 0.997 and 0.978 in two runs of 8 rounds), where alternating runs of them
+// (bench/run.mjs) differ by up to 15%.
 const { median, serverStats, startLoadDriver, startReceiver, startServer } = require('./harness.cjs')
 
 const [framework, sampling, a, b, seconds = '3', rounds = '8'] = process.argv.slice(2)
