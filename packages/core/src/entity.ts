@@ -189,12 +189,13 @@ export abstract class Entity {
         segment.debug({ key: k, type: value === null ? 'null' : typeof value }, 'annotation dropped: value must be a string, number or boolean')
         return this
     }
-    if (this.annotations === null) this.annotations = Object.create(null) as Record<string, AnnotationValue>
-    if (!(k in this.annotations)) {
+    // the limit is checked before an entity gets an annotations object, so none is ever empty
+    const annotations = this.annotations
+    if (annotations === null || !(k in annotations)) {
       if (segment.annotationCount >= MAX_ANNOTATIONS) { segment.debug({ key: k }, 'annotation dropped: 50 per trace at most'); return this }
       segment.annotationCount++
     }
-    this.annotations[k] = v
+    (this.annotations ??= Object.create(null) as Record<string, AnnotationValue>)[k] = v
     return this
   }
 

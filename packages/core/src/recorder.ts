@@ -10,7 +10,7 @@ import { normalizeOptions } from './options'
 import { Segment } from './segment'
 import type { SegmentSink } from './segment'
 import type { DocumentStatics } from './serialize'
-import { asciiJson, jsonString, serializeSegment, serializeSubsegment } from './serialize'
+import { asciiJson, beginMarks, jsonString, keepMarks, serializeSegment, serializeSubsegment, undoMarks } from './serialize'
 import { NoopSubsegment, Subsegment } from './subsegment'
 import { TraceHeader } from './trace-header'
 import { CentralizedSampler } from './centralized-sampling'
@@ -322,16 +322,17 @@ export class Recorder implements SegmentSink {
 
   /** @internal */
   segmentClosed (segment: Segment): void {
+    const marks = beginMarks()
     const doc = serializeSegment(segment, true)
-    if (fits(doc)) { this.emit(doc); return }
+    if (fits(doc)) { keepMarks(marks); this.emit(doc); return }
     // Too large: the segment goes first, on its own, then its subtrees as independent
     // subsegments, so a burst that meets a full queue never costs the trace its root.
+    // What the oversize document marked as sent was not sent.
+    undoMarks(marks)
     const children = segment.subsegments
     segment.subsegments = null
-    const alone = serializeSegment(segment, true)
-    const sent = fits(alone) ? alone : this.trim(segment, () => serializeSegment(segment, true))
-    if (sent !== null) this.emit(sent)
-    if (children !== null) for (const sub of children) this.sendIndependent(sub)
+    this.sendAlone(segment, () => serializeSegment(segment, true))
+    if (children !== null) this.sendSubtrees(children)
   }
 
   /** @internal A subsegment closed: stream it when the tree is large or its parent already went out. */
@@ -349,15 +350,31 @@ export class Recorder implements SegmentSink {
   }
 
   private sendIndependent (sub: Subsegment): void {
+    const marks = beginMarks()
     const doc = serializeSubsegment(sub, true, true)
-    if (fits(doc)) { this.emit(doc); return }
+    if (fits(doc)) { keepMarks(marks); this.emit(doc); return }
     // parent first, then its subtrees, as for a segment
+    undoMarks(marks)
     const children = sub.subsegments
     sub.subsegments = null
-    const alone = serializeSubsegment(sub, true, true)
-    const sent = fits(alone) ? alone : this.trim(sub, () => serializeSubsegment(sub, true, true))
-    if (sent !== null) this.emit(sent)
-    if (children !== null) for (const child of children) this.sendIndependent(child)
+    this.sendAlone(sub, () => serializeSubsegment(sub, true, true))
+    if (children !== null) this.sendSubtrees(children)
+  }
+
+  // An entity without its children: as it is, or trimmed to fit.
+  private sendAlone (entity: Entity, serialize: () => string): void {
+    const marks = beginMarks()
+    const alone = serialize()
+    const doc = fits(alone) ? alone : this.trim(entity, serialize)
+    keepMarks(marks)
+    if (doc !== null) this.emit(doc)
+  }
+
+  // The children of an entity that went out alone. A child sent already, inside an earlier
+  // document of its parent, is done if it was complete then, and goes out again when it
+  // closes if it was not (subsegmentReady).
+  private sendSubtrees (children: Subsegment[]): void {
+    for (const child of children) if (!child.sent) this.sendIndependent(child)
   }
 
   /** Removes metadata, then stack frames, then annotations, then shortens SQL and drops `aws`, until the document fits; marks what went. */

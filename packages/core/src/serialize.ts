@@ -98,14 +98,14 @@ function common (e: Entity, out: string): string {
   if (e.fault) out += ',"fault":true'
   if (e.http !== null) out += ',"http":' + httpJson(e.http)
   if (e.annotations !== null) {
-    let sep = '{'
-    out += ',"annotations":'
+    let sep = ',"annotations":{'
     for (const key in e.annotations) {
       const v = e.annotations[key]
       out += sep + '"' + key + '":' + (typeof v === 'string' ? jsonString(v) : String(v))
       sep = ','
     }
-    out += '}'
+    // an entity without annotations writes none (an empty object would be as valid, but costs bytes)
+    if (sep === ',') out += '}'
   }
   if (e.metadata !== null && e.metadata.size > 0) {
     let nsSep = '{'
@@ -124,6 +124,32 @@ function common (e: Entity, out: string): string {
   }
   if (e.cause !== null) out += ',"cause":' + asciiJson(JSON.stringify(e.cause))
   return out
+}
+
+// Entities marked sent by serialisations since a recorder began a document (beginMarks),
+// so that a document found too large can take its marks back (undoMarks) before it is
+// split: its parts are then sent on their own, and none of them counts as sent already.
+const marked: Entity[] = []
+
+function mark (e: Entity): void {
+  e.sent = true
+  marked.push(e)
+}
+
+/** @internal Where the marks of a document about to be serialised start. */
+export function beginMarks (): number {
+  return marked.length
+}
+
+/** @internal The document went out: its marks stay. */
+export function keepMarks (start: number): void {
+  marked.length = start
+}
+
+/** @internal The document was not sent as it is: unmark what it marked. */
+export function undoMarks (start: number): void {
+  for (let i = start; i < marked.length; i++) marked[i].sent = false
+  marked.length = start
 }
 
 function children (e: Entity, out: string, markSent: boolean): string {
@@ -155,7 +181,7 @@ export function serializeSegment (seg: Segment, markSent: boolean): string {
   if (seg.aws === null) out += statics.aws
   else out += (statics.aws === '' ? '' : staticAwsFields(statics, seg.aws)) + awsFields(seg.aws)
   out += '}' + statics.tail
-  if (markSent) seg.sent = true
+  if (markSent) mark(seg)
   return children(seg, out, markSent) + '}'
 }
 
@@ -169,7 +195,7 @@ export function serializeSubsegment (sub: Subsegment, independent: boolean, mark
   out = common(sub, out)
   if (sub.sql !== null) out += ',"sql":' + asciiJson(JSON.stringify(sub.sql))
   if (sub.aws !== null) out += ',"aws":{' + awsFields(sub.aws).slice(1) + '}'
-  if (markSent) sub.sent = true
+  if (markSent) mark(sub)
   return children(sub, out, markSent) + '}'
 }
 
