@@ -2,7 +2,8 @@ import type { CauseData } from './cause'
 import { buildCause } from './cause'
 import { newId, now } from './ids'
 import { asciiJson } from './serialize'
-import { truncateChars } from './text'
+import { NAME_CLASS } from './name-chars'
+import { safeString, truncateChars } from './text'
 import { TraceHeader } from './trace-header'
 import type { Segment } from './segment'
 import type { Subsegment } from './subsegment'
@@ -26,11 +27,9 @@ export interface HttpData {
   }
 }
 
-// The official schema lists only characters of the Basic Multilingual Plane, so letters
-// beyond it (rare CJK extensions and the like) are replaced too.
-const NAME_OK = /^[\p{L}\p{Zs}\p{N}_.:/%&#=+\-@]{1,200}$/u
-const NAME_BAD = /[^\p{L}\p{Zs}\p{N}_.:/%&#=+\-@]|[\u{10000}-\u{10FFFF}]/gu
-const ASTRAL = /[\u{10000}-\u{10FFFF}]/u
+// The characters of the official schema's name pattern (see name-chars.ts).
+const NAME_OK = new RegExp(`^[${NAME_CLASS}]{1,200}$`, 'u')
+const NAME_BAD = new RegExp(`[^${NAME_CLASS}]`, 'gu')
 const ANNOTATION_KEY_OK = /^[A-Za-z0-9_]{1,500}$/
 const ANNOTATION_KEY_BAD = /[^A-Za-z0-9_]/g
 const MAX_ANNOTATIONS = 50
@@ -53,35 +52,74 @@ function plainAsciiName (s: string): boolean {
 
 /**
  * @internal Segment and subsegment names may hold Unicode letters, digits, spaces and
- * `_.:/%&#=+-@`, up to 200 characters. Other characters become `_`.
+ * `_.:/%&#=+-@` (as the official schema lists them), up to 200 characters. Other
+ * characters become `_`.
  */
 export function sanitizeName (name: unknown): string {
-  const s = typeof name === 'string' ? name : String(name ?? '')
+  const s = safeString(name ?? '') ?? ''
   if (plainAsciiName(s)) return s
-  if (NAME_OK.test(s) && !ASTRAL.test(s)) return s
+  if (NAME_OK.test(s)) return s
   const cleaned = truncateChars(s.replace(NAME_BAD, '_'), 200)
   return cleaned.length === 0 ? 'unnamed' : cleaned
 }
 
 
-/** @internal Safe JSON for any value: cycles, BigInt, throwing getters and toJSON never throw. */
+/** @internal Levels of nesting kept in one metadata value; deeper values become `"[Too deep]"`. */
+export const MAX_METADATA_DEPTH = 64
+/** @internal The longest JSON text of one metadata value; a longer value becomes `"[Too long: N bytes]"`. */
+export const MAX_METADATA_BYTES = 32000
+
+/**
+ * @internal JSON text for any value, never throwing: cycles become `"[Circular]"`, nesting
+ * past {@link MAX_METADATA_DEPTH} `"[Too deep]"`, a throwing getter `"[Unreadable]"`, a
+ * throwing `toJSON` or Proxy `"[Unserializable]"`; BigInt becomes a string, a `Map` an
+ * object and a `Set` an array; what JSON cannot hold (`undefined`, functions, symbols) is
+ * `null` at the top and left out inside. ASCII, as the serialiser needs it.
+ */
 export function safeJson (value: unknown): string {
   // primitives skip the replacer, which takes JSON.stringify off its fast path
   switch (typeof value) {
-    case 'string': return JSON.stringify(value)
+    case 'string': return capped(asciiJson(JSON.stringify(value)))
     case 'boolean': return value ? 'true' : 'false'
     case 'number': return Number.isFinite(value) ? String(value) : 'null'
   }
+  let out: string | undefined
   try {
-    const out = JSON.stringify(value, bigintReplacer)
-    return out === undefined ? 'null' : out
+    out = JSON.stringify(value, replacer)
   } catch {
-    return walk(value, new Set(), 0)
+    // a cycle, a throwing getter or toJSON, or nesting deeper than the stack
+    return capped(asciiJson(walk(value, new Set(), 0)))
   }
+  if (out === undefined) return 'null'
+  // nesting deeper than the limit needs more than two characters a level
+  if (out.length > 2 * MAX_METADATA_DEPTH && nestedDeeper(out, MAX_METADATA_DEPTH)) out = walk(value, new Set(), 0)
+  return capped(asciiJson(out))
 }
 
-function bigintReplacer (_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? value.toString() : value
+function capped (json: string): string {
+  return json.length <= MAX_METADATA_BYTES ? json : '"[Too long: ' + json.length + ' bytes]"'
+}
+
+function replacer (_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString()
+  if (value instanceof Map) return Object.fromEntries(value)
+  if (value instanceof Set) return Array.from(value)
+  return value
+}
+
+// Whether JSON text nests deeper than `max` (brackets inside strings do not count).
+function nestedDeeper (json: string, max: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x7b || c === 0x5b) { if (++depth > max) return true } else if (c === 0x7d || c === 0x5d) depth--
+  }
+  return false
 }
 
 function walk (value: unknown, seen: Set<object>, depth: number): string {
@@ -94,14 +132,23 @@ function walk (value: unknown, seen: Set<object>, depth: number): string {
     default: return 'null'
   }
   if (value === null) return 'null'
-  if (seen.has(value) || depth > 64) return '"[Circular]"'
+  if (seen.has(value)) return '"[Circular]"'
+  if (depth >= MAX_METADATA_DEPTH) return '"[Too deep]"'
   seen.add(value)
   try {
     if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
       try { return walk((value as { toJSON: () => unknown }).toJSON(), seen, depth + 1) } catch { return '"[Unserializable]"' }
     }
+    if (value instanceof Map) return walk(Object.fromEntries(value), seen, depth)
+    if (value instanceof Set) return walk(Array.from(value), seen, depth)
     if (Array.isArray(value)) {
-      return '[' + value.map(v => walk(v, seen, depth + 1)).join(',') + ']'
+      const items: string[] = []
+      for (let i = 0; i < value.length; i++) {
+        let v: unknown
+        try { v = value[i] } catch { v = '[Unreadable]' }
+        items.push(v === undefined || typeof v === 'function' || typeof v === 'symbol' ? 'null' : walk(v, seen, depth + 1))
+      }
+      return '[' + items.join(',') + ']'
     }
     const parts: string[] = []
     for (const key of Object.keys(value)) {
@@ -174,7 +221,7 @@ export abstract class Entity {
     let k = typeof key === 'string' ? key : ''
     if (!ANNOTATION_KEY_OK.test(k)) {
       k = k.replace(ANNOTATION_KEY_BAD, '_').slice(0, 500)
-      if (k.length === 0) { segment.debug({ key: String(key) }, 'annotation dropped: empty key'); return this }
+      if (k.length === 0) { segment.debug({ type: typeof key }, 'annotation dropped: the key is empty or not a string'); return this }
     }
     let v: AnnotationValue
     switch (typeof value) {
@@ -206,14 +253,16 @@ export abstract class Entity {
    */
   putMetadata (key: string, value: unknown, namespace = 'default'): this {
     if (typeof namespace !== 'string' || namespace.length === 0 || namespace.startsWith('AWS.')) {
-      this.segment.debug({ namespace: String(namespace) }, 'metadata dropped: namespace is empty or reserved for AWS')
+      this.segment.debug({ namespace: typeof namespace === 'string' ? namespace : typeof namespace }, 'metadata dropped: namespace is empty, not a string, or reserved for AWS')
       return this
     }
+    const k = safeString(key)
+    if (k === null) { this.segment.debug({ type: typeof key }, 'metadata dropped: the key has no string form'); return this }
     if (this.metadata === null) this.metadata = new Map()
     let ns = this.metadata.get(namespace)
     if (ns === undefined) this.metadata.set(namespace, ns = new Map())
     // made ASCII here, once, as the serialiser needs it (see serialize.ts)
-    ns.set(String(key), asciiJson(safeJson(value)))
+    ns.set(k, safeJson(value))
     return this
   }
 
@@ -231,7 +280,12 @@ export abstract class Entity {
     }
     // no prototype: a key such as "__proto__" is then an ordinary field
     const aws = this.aws ??= Object.create(null) as Record<string, unknown>
-    for (const key of Object.keys(fields)) if (key !== 'xray') aws[key] = fields[key]
+    try {
+      for (const key of Object.keys(fields)) if (key !== 'xray') aws[key] = fields[key]
+    } catch {
+      // a Proxy or a throwing getter: the keys read before it stay
+      this.segment.debug({}, 'setAws: reading the fields threw; the rest were ignored')
+    }
     return this
   }
 

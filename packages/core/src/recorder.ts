@@ -236,7 +236,7 @@ export class Recorder implements SegmentSink {
       this.contextMissing('capture')
       return fn(noopSubsegment())
     }
-    return captureUnder(this.options.context, parent, String(name), fn)
+    return captureUnder(this.options.context, parent, name as string, fn)
   }
 
   /** `capture` for async functions: the subsegment closes when the promise settles. */

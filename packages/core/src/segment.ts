@@ -1,5 +1,5 @@
 import { Entity } from './entity'
-import { truncateChars } from './text'
+import { safeString, truncateChars } from './text'
 import { newTraceId } from './ids'
 import type { DocumentStatics } from './serialize'
 import { serializeSegment } from './serialize'
@@ -59,7 +59,9 @@ export class Segment extends Entity {
 
   /** Records the requesting user (indexed by X-Ray); up to 250 characters. */
   setUser (user: string): this {
-    this.user = truncateChars(String(user), 250)
+    const s = safeString(user)
+    if (s === null) this.debug({ type: typeof user }, 'setUser ignored: the user has no string form')
+    else this.user = truncateChars(s, 250)
     return this
   }
 

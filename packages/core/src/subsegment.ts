@@ -57,7 +57,7 @@ export class Subsegment extends Entity {
     const out: SqlData = {}
     if (sql !== null && typeof sql === 'object') {
       for (const key of SQL_FIELDS) {
-        const v = (sql as Record<string, unknown>)[key]
+        const v = read(sql, key)
         if (typeof v === 'string') (out as Record<string, string>)[key] = key === 'user' ? truncateChars(v, MAX_FIELD) : v
       }
     }
@@ -71,21 +71,24 @@ export class Subsegment extends Entity {
    */
   setHttp (http: HttpData): this {
     const out: HttpData = {}
-    const req = http?.request
+    const req = read(http, 'request') as HttpData['request']
     if (req !== null && typeof req === 'object') {
       const r: NonNullable<HttpData['request']> = {}
       for (const key of ['method', 'url', 'user_agent', 'client_ip'] as const) {
-        const v = req[key]
+        const v = read(req, key)
         if (typeof v === 'string') r[key] = truncateChars(v, MAX_FIELD)
       }
-      if (typeof req.traced === 'boolean') r.traced = req.traced
+      const traced = read(req, 'traced')
+      if (typeof traced === 'boolean') r.traced = traced
       out.request = r
     }
-    const res = http?.response
+    const res = read(http, 'response') as HttpData['response']
     if (res !== null && typeof res === 'object') {
       const r: NonNullable<HttpData['response']> = {}
-      if (Number.isInteger(res.status)) r.status = res.status
-      if (Number.isInteger(res.content_length)) r.content_length = res.content_length
+      const status = read(res, 'status')
+      const length = read(res, 'content_length')
+      if (Number.isInteger(status)) r.status = status as number
+      if (Number.isInteger(length)) r.content_length = length as number
       out.response = r
     }
     this.http = out
@@ -94,7 +97,7 @@ export class Subsegment extends Entity {
 
   /** Ids of sibling subsegments that completed before this one started. */
   addPrecursorId (id: string): this {
-    if (/^[0-9a-f]{16}$/.test(id)) (this.precursorIds ??= []).push(id)
+    if (typeof id === 'string' && /^[0-9a-f]{16}$/.test(id)) (this.precursorIds ??= []).push(id)
     return this
   }
 
@@ -106,6 +109,12 @@ export class Subsegment extends Entity {
   toJSON (): object {
     return JSON.parse(serializeSubsegment(this, true, false)) as object
   }
+}
+
+// A field of a value given by the caller; a throwing getter or Proxy reads as undefined.
+function read (value: unknown, key: string): unknown {
+  if (value === null || typeof value !== 'object') return undefined
+  try { return (value as Record<string, unknown>)[key] } catch { return undefined }
 }
 
 /**

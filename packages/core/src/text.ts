@@ -10,3 +10,12 @@ export function truncateChars (s: string, max: number): string {
   }
   return s.slice(0, units)
 }
+
+/**
+ * @internal `value` as a string, for names, keys and users given as anything: `null` when
+ * it has none (a `toString` that throws, an object without a primitive value).
+ */
+export function safeString (value: unknown): string | null {
+  if (typeof value === 'string') return value
+  try { return String(value) } catch { return null }
+}

@@ -1,6 +1,7 @@
 import { Subsegment } from '../src/subsegment'
 import { Segment } from '../src/segment'
 import { sanitizeName } from '../src/entity'
+import { NAME_CLASS } from '../src/name-chars'
 import { truncateChars } from '../src/text'
 import { parseStack } from '../src/cause'
 import { checkDocument } from '../../../test/helpers/wire-check'
@@ -428,5 +429,28 @@ describe('documents', () => {
     const { recorder, segment } = setup()
     expect(segment).toBeInstanceOf(Segment)
     expect(recorder.beginSubsegment('x')).toBeInstanceOf(Subsegment)
+  })
+})
+
+describe('names and the official schema', () => {
+  const schema = JSON.parse(require('node:fs').readFileSync(require('node:path').join(__dirname, '../../../../shared/spec/xray-segmentdocument-schema-v1.0.0.json'), 'utf8'))
+  const pattern = new RegExp(schema.properties.name.pattern)
+
+  it('checks names against the character list of the schema itself', () => {
+    expect(`^[${NAME_CLASS}]{1,200}$`).toBe(schema.properties.name.pattern)
+  })
+
+  it('replaces letters that Unicode added after the schema was written', () => {
+    // U+AB66 is a letter (\p{L}) the schema does not list
+    expect(sanitizeName('a\uab66b')).toBe('a_b')
+    expect(pattern.test(sanitizeName('a\uab66b'))).toBe(true)
+  })
+
+  it('turns every character into one the schema accepts', () => {
+    for (let c = 0; c < 0x10000; c += 7) {
+      const name = sanitizeName('x' + String.fromCharCode(c))
+      if (!pattern.test(name)) throw new Error(`U+${c.toString(16)} gave ${JSON.stringify(name)}`)
+    }
+    expect(sanitizeName('😀')).toBe('_')
   })
 })

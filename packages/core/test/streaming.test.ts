@@ -134,10 +134,11 @@ describe('streaming', () => {
 })
 
 describe('oversized entities', () => {
-  it('drops multi-megabyte metadata first and marks the document', () => {
+  it('drops metadata first when the values together are over 64 kB, and marks the document', () => {
     const { recorder, emitter } = memoryRecorder()
     const segment = recorder.beginSegment('huge')
-    segment.putMetadata('blob', 'x'.repeat(3 * 1024 * 1024)).putAnnotation('kept', 'yes')
+    for (let i = 0; i < 3; i++) segment.putMetadata(`blob${i}`, 'x'.repeat(30000))
+    segment.putAnnotation('kept', 'yes')
     recorder.endSegment()
     expect(emitter.documents).toHaveLength(1)
     const doc = emitter.documents[0]
@@ -145,6 +146,15 @@ describe('oversized entities', () => {
     expect(doc.annotations).toEqual({ kept: 'yes' })
     expectDatagramsValid(emitter.raw)
     expectValidDocuments(emitter.documents)
+  })
+
+  it('replaces one metadata value over 32,000 bytes with a marker and keeps the rest', () => {
+    const { recorder, emitter } = memoryRecorder()
+    const segment = recorder.beginSegment('huge')
+    segment.putMetadata('blob', 'x'.repeat(3 * 1024 * 1024)).putMetadata('small', { a: 1 })
+    recorder.endSegment()
+    expect(emitter.documents[0].metadata).toEqual({ default: { blob: `[Too long: ${3 * 1024 * 1024 + 2} bytes]`, small: { a: 1 } } })
+    expectDatagramsValid(emitter.raw)
   })
 
   it('drops a huge stack after metadata, counting the frames as truncated', () => {
