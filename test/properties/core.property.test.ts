@@ -114,6 +114,6 @@ describe('properties of the recorder (core)', () => {
     await check('recorder programs', fc.asyncProperty(program, async (p) => {
       const problems = await run(p)
       if (problems.length > 0) throw new Error(problems.join('\n'))
-    }), 150)
-  }, 120000)
+    }), 400)
+  }, 180000)
 })

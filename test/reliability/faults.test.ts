@@ -161,14 +161,15 @@ describe('documents over the UDP limit', () => {
     return 'Error: deep\n' + Array.from({ length: n }, () => '    at f (file.js:1:1)').join('\n')
   }
 
-  test('5 MB of metadata and a 1,000-frame stack: sent within the limit and marked trimmed', async () => {
+  test('90 kB of metadata and a 1,000-frame stack: sent within the limit and marked trimmed', async () => {
     recorder = new Recorder({ daemonAddress: daemon.address, sampling: 'all', maxStackFrames: 1000, logger: capturingLogger() })
     const rec = recorder
     let id = ''
     rec.context.run(rec.beginSegment('heavy'), () => {
       const segment = rec.getSegment()!
       id = segment.id
-      segment.putMetadata('blob', 'x'.repeat(5 * 1024 * 1024))
+      // each value within the 32,000-byte limit of one value, together over 64 kB
+      for (let i = 0; i < 3; i++) segment.putMetadata(`blob${i}`, 'x'.repeat(30000))
       const err = new Error('deep')
       err.stack = frames(1000)
       segment.addError(err)

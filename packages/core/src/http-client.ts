@@ -4,7 +4,7 @@ import { syncBuiltinESMExports } from 'node:module'
 import type { Entity } from './entity'
 import { sanitizeName } from './entity'
 import type { Recorder } from './recorder'
-import { noopSubsegment, xrayRecorder } from './recorder'
+import { noopSubsegment, openAncestor, xrayRecorder } from './recorder'
 import { Subsegment } from './subsegment'
 import { truncateChars } from './text'
 
@@ -78,7 +78,7 @@ function currentEntity (): Entity | undefined {
   if (active === null) return undefined
   try {
     const entity = active.options.context.get()
-    return entity === undefined || entity.segment === noopSubsegment().segment ? undefined : entity
+    return entity === undefined || entity.segment === noopSubsegment().segment ? undefined : openAncestor(entity)
   } catch { return undefined }
 }
 

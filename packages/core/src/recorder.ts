@@ -310,7 +310,7 @@ export class Recorder implements SegmentSink {
   entityForCall (operation: string): Entity | undefined {
     try {
       const entity = this.options.context.get()
-      if (entity !== undefined) return entity
+      if (entity !== undefined) return openAncestor(entity)
       this.contextMissing(operation)
     } catch (err) {
       this.once.error('call-context-missing', { operation, err }, `${operation}: no segment in context; the call went on untraced. Later occurrences are not logged`)
@@ -426,6 +426,17 @@ export class Recorder implements SegmentSink {
       this.once.error('emitter-threw', { err }, 'the emitter threw; the document was dropped. Later failures are not logged')
     }
   }
+}
+
+/**
+ * @internal The entity a call made now belongs under: the current one, or, when that
+ * subsegment was closed already (`sub.close()` leaves it current until `endSubsegment()`),
+ * its nearest open ancestor, as the request-scoped recorder does. Never past the segment.
+ */
+export function openAncestor (entity: Entity): Entity {
+  let e = entity
+  while (e instanceof Subsegment && e.isClosed) e = e.parent
+  return e
 }
 
 function captureUnder<T> (context: Context | null, parent: Entity, name: string, fn: (subsegment: Subsegment) => T,
