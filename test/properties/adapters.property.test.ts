@@ -22,6 +22,7 @@ import type { HeaderSpec } from './values'
 import { buildHeader, headerSpec } from './values'
 
 const silent: Logger = { debug () {}, info () {}, warn () {}, error () {} }
+const TIME_BOUND_MS = 10000
 type Framework = 'express' | 'koa' | 'fastify'
 type Outcome = 200 | 404 | 500 | 'throw'
 
@@ -183,7 +184,12 @@ describe('properties of the adapters', () => {
       pending.set(id, entry)
       return { id, header, entry }
     })
-    const responses = await Promise.all(requests.map(r => send(server.port, `/p/${r.id}`, { headers: r.header.text === undefined || r.header.text === '' ? {} : { 'x-amzn-trace-id': r.header.text } })))
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<'timeout'>(resolve => { timer = setTimeout(() => resolve('timeout'), TIME_BOUND_MS) })
+    const answered = Promise.all(requests.map(r => send(server.port, `/p/${r.id}`, { headers: r.header.text === undefined || r.header.text === '' ? {} : { 'x-amzn-trace-id': r.header.text } })))
+    const responses = await Promise.race([answered, timedOut])
+    clearTimeout(timer)
+    if (responses === 'timeout') return [`✗ each program finishes within ${TIME_BOUND_MS} ms`]
     for (const r of requests) pending.delete(r.id)
     const traces: ModelTrace[] = []
     for (let i = 0; i < requests.length; i++) {
