@@ -10,7 +10,7 @@ import * as fc from 'fast-check'
 import type { Entity, Recorder, Segment, Subsegment, XrayRequestContext } from '@xraykit/core'
 import type { AnnotationSpec, ErrorSpec, ExpectedAnnotation, MetadataSpec, NameSpec } from './values'
 import {
-  annotationKey, annotationValue, buildAnnotation, buildError, buildMetadata, buildName, errorSpec, expectedAnnotation,
+  annotationKey, annotationValue, CROSS, buildAnnotation, buildError, buildMetadata, buildName, errorSpec, expectedAnnotation,
   expectedAnnotationKey, expectedMetadata, expectedName, metadataValue, nameSpec, namespaceSpec, recordsError, stringForm
 } from './values'
 
@@ -82,7 +82,7 @@ export function opsArbitrary (d: Dialect): fc.Arbitrary<Op[]> {
       }
       if (depth === 0) ops.push({ weight: 1, arbitrary: chain(async) })
     }
-    return fc.oneof(...ops)
+    return fc.oneof(CROSS, ...ops)
   }
   // subsegments nested up to MAX_DEPTH, one inside the other, the innermost annotated
   const chain = (async: boolean): fc.Arbitrary<Op> => fc.tuple(fc.integer({ min: 2, max: MAX_DEPTH }), fc.boolean()).map(([n, useCapture]) => {

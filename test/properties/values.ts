@@ -8,6 +8,10 @@ import * as fc from 'fast-check'
 /** A tag for a value built at run time. */
 export interface Built<K extends string = string> { built: K }
 
+// A failing program shrinks each choice towards the first, ordinary, kind of value, so a
+// counterexample keeps only the hostile values it needs.
+export const CROSS = { withCrossShrink: true }
+
 const isBuilt = (v: unknown): v is Built => v !== null && typeof v === 'object' && typeof (v as Built).built === 'string' && Object.keys(v as object).length === 1
 
 // -- names and keys ---------------------------------------------------------------------
@@ -19,6 +23,7 @@ export const plainName = fc.string({ unit: fc.constantFrom(...NAME_CHARS), minLe
 
 /** Strings no name or key should be: empty, long, control characters, lone surrogates, prototype keys. */
 export const hostileString = fc.oneof(
+  CROSS,
   fc.constantFrom('', ' ', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '\u0000', '"\\', '\ud800', '\udfff', 'a\ud83d', '😀 emoji', 'café', '\u2028\u2029', 'AWS.internal'),
   fc.string({ unit: fc.constantFrom('\u0000', '\u0001', '\n', '\r', '\t', '\u001f', '\u007f', '"', '\\', '\ud800', '\udc00', 'é', '中'), maxLength: 20 }),
   fc.string({ unit: 'grapheme', maxLength: 20 }),
@@ -31,7 +36,7 @@ export const nonString = fc.constantFrom<Built<'throwingToString' | 'symbol' | '
   { built: 'throwingToString' }, { built: 'symbol' }, { built: 'number' }, { built: 'null' }, { built: 'undefined' }, { built: 'object' })
 
 export type NameSpec = string | Built
-export const nameSpec: fc.Arbitrary<NameSpec> = fc.oneof({ weight: 6, arbitrary: plainName }, { weight: 2, arbitrary: hostileString }, { weight: 1, arbitrary: nonString })
+export const nameSpec: fc.Arbitrary<NameSpec> = fc.oneof(CROSS, { weight: 6, arbitrary: plainName }, { weight: 2, arbitrary: hostileString }, { weight: 1, arbitrary: nonString })
 
 export function buildName (spec: NameSpec): unknown {
   if (typeof spec === 'string') return spec
@@ -59,6 +64,7 @@ export function stringForm (value: unknown): string | null {
 // -- annotations ------------------------------------------------------------------------
 
 export const annotationKey: fc.Arbitrary<NameSpec> = fc.oneof(
+  CROSS,
   { weight: 6, arbitrary: fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz_0123456789'.split('')), minLength: 1, maxLength: 12 }) },
   { weight: 2, arbitrary: hostileString },
   { weight: 1, arbitrary: nonString }
@@ -66,6 +72,7 @@ export const annotationKey: fc.Arbitrary<NameSpec> = fc.oneof(
 
 export type AnnotationSpec = string | number | boolean | bigint | Built<'undefined' | 'null' | 'symbol' | 'object' | 'function' | 'date'>
 export const annotationValue: fc.Arbitrary<AnnotationSpec> = fc.oneof(
+  CROSS,
   fc.string({ maxLength: 30 }),
   fc.string({ unit: 'binary', maxLength: 10 }),
   fc.integer({ min: 1001, max: 1400 }).map(n => 'v'.repeat(n)),
@@ -117,6 +124,7 @@ export type MetadataSpec = { json: unknown } | MetadataBuilt
 
 const JSON_LEAF = fc.oneof(fc.string({ maxLength: 12 }), fc.integer(), fc.boolean(), fc.constant(null))
 export const metadataValue: fc.Arbitrary<MetadataSpec> = fc.oneof(
+  CROSS,
   { weight: 4, arbitrary: fc.jsonValue({ maxDepth: 3 }).map(json => ({ json })) },
   { weight: 1, arbitrary: fc.dictionary(fc.constantFrom('__proto__', 'constructor', 'toString', 'a'), JSON_LEAF).map(json => ({ json })) },
   {
@@ -128,6 +136,7 @@ export const metadataValue: fc.Arbitrary<MetadataSpec> = fc.oneof(
 
 /** Metadata namespaces: the default, names of the user's own, and ones that are refused. */
 export const namespaceSpec: fc.Arbitrary<NameSpec | undefined> = fc.oneof(
+  CROSS,
   { weight: 4, arbitrary: fc.constant(undefined) },
   { weight: 3, arbitrary: fc.constantFrom('app', 'debug', 'http2', '__proto__', 'constructor') },
   { weight: 2, arbitrary: fc.constantFrom('', 'AWS.reserved', 'AWS.') },
@@ -229,6 +238,7 @@ export function recordsError (spec: ErrorSpec, via: 'addError' | 'close'): boole
 export type HeaderSpec = { kind: 'none' } | { kind: 'sampled', parent: boolean } | { kind: 'unsampled' } | { kind: 'undecided' } | { kind: 'rootOnly' } |
 { kind: 'hostile', text: string }
 export const headerSpec: fc.Arbitrary<HeaderSpec> = fc.oneof(
+  CROSS,
   { weight: 3, arbitrary: fc.constant<HeaderSpec>({ kind: 'none' }) },
   { weight: 3, arbitrary: fc.boolean().map<HeaderSpec>(parent => ({ kind: 'sampled', parent })) },
   { weight: 2, arbitrary: fc.constant<HeaderSpec>({ kind: 'unsampled' }) },
