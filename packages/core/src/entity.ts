@@ -27,9 +27,14 @@ export interface HttpData {
   }
 }
 
-// The characters of the official schema's name pattern (see name-chars.ts).
+// The characters of the official schema's name pattern (see name-chars.ts) that are
+// letters, numbers and spaces in today's Unicode too: a few that the schema's older
+// Unicode called letters are now marks (U+1885, U+1886), and a reader on a current regex
+// engine would refuse them.
 const NAME_OK = new RegExp(`^[${NAME_CLASS}]{1,200}$`, 'u')
 const NAME_BAD = new RegExp(`[^${NAME_CLASS}]`, 'gu')
+const NAME_OK_NOW = /^[\p{L}\p{N}\p{Z}_.:/%&#=+\-@]{1,200}$/u
+const NAME_BAD_NOW = /[^\p{L}\p{N}\p{Z}_.:/%&#=+\-@]/gu
 const ANNOTATION_KEY_OK = /^[A-Za-z0-9_]{1,500}$/
 const ANNOTATION_KEY_BAD = /[^A-Za-z0-9_]/g
 const MAX_ANNOTATIONS = 50
@@ -58,8 +63,8 @@ function plainAsciiName (s: string): boolean {
 export function sanitizeName (name: unknown): string {
   const s = safeString(name ?? '') ?? ''
   if (plainAsciiName(s)) return s
-  if (NAME_OK.test(s)) return s
-  const cleaned = truncateChars(s.replace(NAME_BAD, '_'), 200)
+  if (NAME_OK.test(s) && NAME_OK_NOW.test(s)) return s
+  const cleaned = truncateChars(s.replace(NAME_BAD, '_').replace(NAME_BAD_NOW, '_'), 200)
   return cleaned.length === 0 ? 'unnamed' : cleaned
 }
 
