@@ -17,7 +17,7 @@ import { send } from '../conformance/client'
 import { check } from './config'
 import { checkDatagrams, checkTraces, failed, prototypes } from './assemble'
 import type { ModelTrace, Op, RunEnv } from './program'
-import { newTrace, opsArbitrary, requestVerbs, runBody, Violations } from './program'
+import { newTrace, opsArbitrary, ProgramError, requestVerbs, runBody, Violations } from './program'
 import type { HeaderSpec } from './values'
 import { buildHeader, headerSpec } from './values'
 
@@ -50,8 +50,6 @@ interface Pending {
   trace?: ModelTrace
   done?: Promise<void>
 }
-
-class ProgramError extends Error {}
 
 describe('properties of the adapters', () => {
   let daemon: TestDaemon

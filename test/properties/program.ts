@@ -289,39 +289,18 @@ async function runAsync (env: RunEnv, ops: Op[], current: ModelEntity, entity: E
         break
       }
       case 'capture': runCapture(env, o, current); break
-      case 'captureAsync': {
-        const p = env.violations.guard('captureAsync', () => env.verbs.captureAsync(buildName(o.name), async (sub) => {
-          const m = child(env.trace, current, sub, o.name)
-          await hop(o.hops)
-          await frame(() => runAsync(env, o.body, m, sub))
-          m.ended = true
-          if (o.outcome === 'reject') { m.error = true; throw new ProgramError('rejected by the program') }
-        }))
-        await settle(env, 'captureAsync', p)
+      case 'captureAsync':
+        await settle(env, captureAsync(env, current, o.name, o.hops, o.body, o.outcome === 'reject'))
         break
-      }
       case 'concurrent': {
-        const ps = o.branches.map(b => env.violations.guard('captureAsync', () => env.verbs.captureAsync(buildName(b.name), async (sub) => {
-          const m = child(env.trace, current, sub, b.name)
-          await hop(b.hops)
-          await frame(() => runAsync(env, b.body, m, sub))
-          m.ended = true
-        })))
-        for (const p of ps) await settle(env, 'captureAsync', p)
+        const ps = o.branches.map(b => captureAsync(env, current, b.name, b.hops, b.body, false))
+        for (const p of ps) await settle(env, p)
         break
       }
-      case 'detached': {
-        const p = env.violations.guard('captureAsync', () => env.verbs.captureAsync(buildName(o.name), async (sub) => {
-          const m = child(env.trace, current, sub, o.name)
-          // runs on after the segment's end: a turn of the event loop at least
-          await new Promise<void>(resolve => setImmediate(resolve))
-          await hop(o.hops)
-          await frame(() => runAsync(env, afterEnd(o.body), m, sub))
-          m.ended = true
-        }))
-        env.detached.push(settle(env, 'captureAsync', p))
+      case 'detached':
+        // runs on after the segment's end: a turn of the event loop at least
+        env.detached.push(settle(env, captureAsync(env, current, o.name, o.hops + 1, afterEnd(o.body), false)))
         break
-      }
       case 'call':
         if (env.call !== undefined) {
           await env.call(o.via)
@@ -333,12 +312,24 @@ async function runAsync (env: RunEnv, ops: Op[], current: ModelEntity, entity: E
   }
 }
 
-async function settle (env: RunEnv, verb: string, p: Promise<unknown> | undefined): Promise<void> {
+// captureAsync under `current`: `hops` turns of the event loop, then the body in a frame of
+// its own; `reject` rejects once the body is done, as a failing call would.
+function captureAsync (env: RunEnv, current: ModelEntity, name: NameSpec, hops: number, body: Op[], reject: boolean): Promise<void> | undefined {
+  return env.violations.guard('captureAsync', () => env.verbs.captureAsync(buildName(name), async (sub) => {
+    const m = child(env.trace, current, sub, name)
+    await hop(hops)
+    await frame(() => runAsync(env, body, m, sub))
+    m.ended = true
+    if (reject) { m.error = true; throw new ProgramError('rejected by the program') }
+  }))
+}
+
+async function settle (env: RunEnv, p: Promise<void> | undefined): Promise<void> {
   if (p === undefined) return
   try {
     await p
   } catch (err) {
-    if (!(err instanceof ProgramError)) env.violations.thrown.push(`${verb} rejected with ${String(err)}`)
+    if (!(err instanceof ProgramError)) env.violations.thrown.push(`captureAsync rejected with ${String(err)}`)
   }
 }
 

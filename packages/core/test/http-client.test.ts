@@ -255,6 +255,23 @@ describe('the trace header', () => {
     expectValidDocuments(emitter.documents)
   }))
 
+  // shrunk by the property suite: close() on a begun subsegment, then a call before endSubsegment()
+  it('a call after sub.close() and before endSubsegment() goes under the nearest open ancestor', () => isolated(async () => {
+    const segment = recorder.beginSegment('caller')
+    const outer = recorder.beginSubsegment('outer')
+    recorder.beginSubsegment('done').close()
+    await finished(http.get(`http://127.0.0.1:${port}/after-close`))
+    recorder.endSubsegment()
+    recorder.endSubsegment()
+    recorder.endSegment()
+    const done = allEntities(emitter.documents).find(e => e.name === 'done')!
+    const outerDoc = allEntities(emitter.documents).find(e => e.id === outer.id)!
+    expect(done.subsegments).toBeUndefined()
+    expect(outerDoc.subsegments.map((s: Record<string, any>) => s.name).sort()).toEqual(['127.0.0.1', 'done'])
+    expect(seen[0].traceHeader).toContain(`Root=${segment.traceId}`)
+    expectValidDocuments(emitter.documents)
+  }))
+
   it('releaseHTTPClients restores plain requests', () => isolated(async () => {
     releaseHTTPClients()
     recorder.beginSegment('caller')
