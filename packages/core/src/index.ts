@@ -1,6 +1,7 @@
 export { Recorder, xrayRecorder } from './recorder'
 export type { CaptureDecorator, OnceLog } from './recorder'
 export { Segment } from './segment'
+export type { SegmentSink } from './segment'
 export { Subsegment } from './subsegment'
 export type { SqlData } from './subsegment'
 export { Entity } from './entity'

@@ -8,14 +8,24 @@ import type { TraceHeader } from './trace-header'
 
 const NO_EXTRA: Array<[string, string]> = []
 
-/** @internal What a segment reports to: its recorder. */
+/**
+ * What a segment reports to: the `Recorder` that opened it. Its members are internal;
+ * segments are opened by `recorder.beginSegment` and the adapters, not constructed by hand.
+ */
 export interface SegmentSink {
+  /** @internal */
   readonly maxStackFrames: number
+  /** @internal */
   readonly workingDirectory: string
+  /** @internal */
   readonly streamingThreshold: number
+  /** @internal */
   readonly statics: DocumentStatics
+  /** @internal */
   debug (fields: object, msg: string): void
+  /** @internal */
   segmentClosed (segment: Segment): void
+  /** @internal */
   subsegmentReady (subsegment: Subsegment): void
 }
 

@@ -71,7 +71,10 @@ describe('the built package', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(PACKAGE, 'package.json'), 'utf8'))
     expect(manifest.files).toEqual(expect.arrayContaining(['dist']))
     expect(manifest.files.some((f: string) => /src|test/.test(f))).toBe(false)
-    expect(manifest.exports['.']).toEqual({ types: './dist/index.d.ts', import: './dist/index.mjs', require: './dist/index.js' })
-    expect(Object.keys(manifest.exports['.'])[0]).toBe('types')
+    expect(manifest.exports['.']).toEqual({
+      import: { types: './dist/index.d.mts', default: './dist/index.mjs' },
+      require: { types: './dist/index.d.ts', default: './dist/index.js' }
+    })
+    for (const condition of Object.values(manifest.exports['.']) as object[]) expect(Object.keys(condition)[0]).toBe('types')
   })
 })
