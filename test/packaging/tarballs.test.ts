@@ -134,11 +134,11 @@ describe('the packed tarballs', () => {
     }
   })
 
-  it.each(PACKAGES)('@xraykit/%s carries LICENSE, README, both builds and both declarations, and no tests, sources or maps', (pkg) => {
+  it.each(PACKAGES)('@xraykit/%s carries LICENSE, README, CHANGELOG, both builds and both declarations, and no tests, sources or maps', (pkg) => {
     ready()
     const dir = installed(pkg)
     const files = readdirSync(dir, { recursive: true }).map(String).sort()
-    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/index.d.mts']))
+    expect(files).toEqual(expect.arrayContaining(['CHANGELOG.md', 'LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/index.d.mts']))
     expect(files.filter(f => /(^|\/)(src|test)(\/|$)|\.map$|\.tsbuildinfo$|\.test\./.test(f))).toEqual([])
     expect(readFileSync(join(dir, 'LICENSE'), 'utf8')).toBe(readFileSync(join(ROOT, 'LICENSE'), 'utf8'))
   })
