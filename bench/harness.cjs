@@ -18,7 +18,7 @@ try {
 // start before the pinning; left free, they would run on the other core.
 function pin (pid, cpu) {
   if (!pinning) return
-  try { execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' }) } catch {}
+  try { execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' }) } catch { /* no taskset, or not allowed: the process runs unpinned */ }
 }
 
 // Started on its core (rather than pinned afterwards), so that none of its threads ever runs elsewhere.
@@ -59,7 +59,7 @@ async function startReceiver (pollMs) {
     socket.on('message', msg => { counts.datagrams++; counts.bytes += msg.length })
     socket.bind(0, '127.0.0.1')
     await once(socket, 'listening')
-    try { socket.setRecvBufferSize(32 * 1024 * 1024) } catch {}
+    try { socket.setRecvBufferSize(32 * 1024 * 1024) } catch { /* the system refused the size: the default buffer stays */ }
     return {
       port: socket.address().port,
       kind: 'node, woken for each datagram',

@@ -31,7 +31,7 @@ if (variant === 'official') {
 // context alone costs on this Node version (a diagnostic, not one of the default variants).
 const als = variant === 'als' ? new (require('node:async_hooks').AsyncLocalStorage)() : null
 
-let xray = null
+let xray
 if (variant === 'xraykit') {
   xray = require('@xraykit/core')
   const rate = /^rate=(\d*\.?\d+)$/.exec(sampling)

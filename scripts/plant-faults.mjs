@@ -69,7 +69,7 @@ const faults = [
     name: 'a manifest without repository',
     suite: PACKAGING,
     file: 'packages/sql/package.json',
-    from: /\n  "repository": \{[^}]*\},/,
+    from: /\n {2}"repository": \{[^}]*\},/,
     to: ''
   }
 ]

@@ -59,7 +59,7 @@ app.get('/boom', () => {
 
 // After the routes: attach thrown errors (type, message, stack) to the request's segment.
 app.use(xrayErrorHandler())
-app.use((err, req, res, next) => {
+app.use((err, req, res, _next) => {
   res.status(500).json({ error: 'internal error' })
 })
 

@@ -31,14 +31,14 @@ interface Harness {
   recorder: Recorder
   app: RunningApp
   service: string
-  get (path: string, headers?: Record<string, string>): Promise<ClientResponse>
+  get: (path: string, headers?: Record<string, string>) => Promise<ClientResponse>
   /** The segment whose `http.request.url` ends with `suffix`, once it arrived. */
-  segmentFor (suffix: string): Promise<Doc>
+  segmentFor: (suffix: string) => Promise<Doc>
   /**
    * Sends one more sampled request and waits for its segment: whatever the requests before
    * it were going to emit has been emitted by then. Returns every other document.
    */
-  settle (): Promise<Doc[]>
+  settle: () => Promise<Doc[]>
 }
 
 function urlEndsWith (doc: Doc, suffix: string): boolean {

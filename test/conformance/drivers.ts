@@ -1,6 +1,8 @@
 import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type expressModule from 'express'
 import type { NextFunction, Request, Response } from 'express'
+import type koaModule from 'koa'
 import type { Context as KoaContext } from 'koa'
 import { xrayRecorder } from '@xraykit/core'
 import type { Recorder, RequestTracingOptions, XrayRequestContext } from '@xraykit/core'
@@ -61,7 +63,7 @@ async function listen (server: http.Server, state: AppState): Promise<RunningApp
 
 // -- Express ----------------------------------------------------------------------------
 
-type ExpressModule = typeof import('express')
+type ExpressModule = typeof expressModule
 
 function expressDriver (major: 4 | 5): Driver {
   const express: ExpressModule = major === 4 ? require('express4') : require('express5')
@@ -104,7 +106,7 @@ function expressDriver (major: 4 | 5): Driver {
 
 // -- Koa --------------------------------------------------------------------------------
 
-type KoaModule = typeof import('koa')
+type KoaModule = typeof koaModule
 type KoaMiddleware = (ctx: KoaContext, next: () => Promise<unknown>) => unknown
 interface KoaRouter {
   get (path: string, handler: KoaMiddleware): unknown
@@ -158,6 +160,7 @@ function koaDriver (major: 2 | 3): Driver {
       }
       router.use(api.routes())
       app.use(router.routes() as Parameters<typeof app.use>[0])
+      // eslint-disable-next-line @typescript-eslint/no-misused-promises -- Koa's request handler settles its own promise (errors go to ctx.onerror); http.createServer(app.callback()) is Koa's documented use
       return listen(http.createServer(app.callback()), state)
     }
   }

@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
+import type expressModule from 'express'
 import type { Request, Response } from 'express'
 import { MemoryEmitter, Recorder } from '@xraykit/core'
 import { xrayMiddleware } from '@xraykit/express'
@@ -8,7 +9,7 @@ import { xrayMiddleware } from '@xraykit/express'
 // The Express adapter declares req.xray where the server hands out each request, before
 // Express swaps the request's prototype (a property added after that swap is slow). That
 // declaration must not change what is traced or what routes see.
-type ExpressModule = typeof import('express')
+type ExpressModule = typeof expressModule
 
 describe.each([4, 5])('Express %i on its own server', (major) => {
   const express: ExpressModule = major === 4 ? require('express4') : require('express5')

@@ -3,6 +3,8 @@
 // captureHTTPClients call records the outgoing calls of both callers.
 import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type expressModule from 'express'
+import type koaModule from 'koa'
 import { AsyncContext, captureHTTPClients, MemoryEmitter, Recorder, releaseHTTPClients } from '@xraykit/core'
 import { xrayMiddleware as xrayExpress } from '@xraykit/express'
 import { xrayMiddleware as xrayKoa } from '@xraykit/koa'
@@ -21,8 +23,8 @@ interface FastifyLike {
   close (): Promise<void>
 }
 
-const express: typeof import('express') = require('express5')
-const Koa: typeof import('koa') = require('koa3')
+const express: typeof expressModule = require('express5')
+const Koa: typeof koaModule = require('koa3')
 const fastify: () => FastifyLike = require('fastify5')
 
 let daemon: TestDaemon
@@ -117,6 +119,7 @@ async function startChain (): Promise<{ front: Recorder, middle: Recorder, back:
     })
     ctx.body = { middle: true, back: JSON.parse(body) }
   })
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- Koa's request handler settles its own promise (errors go to ctx.onerror); http.createServer(app.callback()) is Koa's documented use
   const middleServer = http.createServer(middleApp.callback())
   const middlePort = await listen(middleServer)
   closers.push(closeServer(middleServer))

@@ -1,5 +1,4 @@
 import * as dgram from 'node:dgram'
-import type { AddressInfo } from 'node:net'
 
 /** One datagram as the daemon would receive it. */
 export interface Datagram {
@@ -92,7 +91,7 @@ export class TestDaemon extends DatagramLog {
   }
 
   get port (): number {
-    return (this.socket.address() as AddressInfo).port
+    return this.socket.address().port
   }
 
   /** `127.0.0.1:<port>`, for `daemonAddress` or `AWS_XRAY_DAEMON_ADDRESS`. */

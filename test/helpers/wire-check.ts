@@ -16,7 +16,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import Ajv from 'ajv-draft-04'
-import type { ErrorObject, ValidateFunction } from 'ajv-draft-04'
+import type { ValidateFunction } from 'ajv-draft-04'
 
 export interface CheckOptions {
   /** Accept-on-input mode: tolerated quirks of other SDKs become warnings. */
@@ -627,7 +627,7 @@ function schemaProblems (doc: unknown, covered: Set<string>): Problem[] {
   }
   const out: Problem[] = []
   const seen = new Set<string>()
-  for (const err of errors as ErrorObject[]) {
+  for (const err of errors) {
     // Failures inside a oneOf branch are summarised by the oneOf error itself.
     if (err.schemaPath.includes('/oneOf/')) continue
     let target = err.instancePath

@@ -256,7 +256,7 @@ export interface RunEnv {
 }
 
 const hop = async (n: number): Promise<void> => {
-  for (let i = 0; i < n; i++) await new Promise<void>(resolve => (i % 2 === 0 ? setImmediate : process.nextTick)(resolve))
+  for (let i = 0; i < n; i++) await new Promise<void>(resolve => i % 2 === 0 ? setImmediate(resolve) : process.nextTick(resolve))
 }
 
 /** Runs operations that never await, under `current` (`entity` is the API's object for it). */

@@ -3,9 +3,8 @@
  * documents far over the UDP size limit. The app must never notice.
  */
 import * as dgram from 'node:dgram'
-import type { AddressInfo } from 'node:net'
-import { Recorder, UdpEmitter } from '@xraykit/core'
-import type { Segment, Subsegment } from '@xraykit/core'
+import { Recorder } from '@xraykit/core'
+import type { Segment, Subsegment, UdpEmitter } from '@xraykit/core'
 import { checkDatagram, MAX_UDP_PAYLOAD_BYTES } from '../helpers/wire-check'
 import { drivers } from '../conformance/drivers'
 import type { RunningApp } from '../conformance/drivers'
@@ -19,7 +18,7 @@ const express5 = drivers.find(d => d.name === 'Express 5')!
 async function closedUdpPort (): Promise<number> {
   const socket = dgram.createSocket('udp4')
   await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve))
-  const port = (socket.address() as AddressInfo).port
+  const port = socket.address().port
   await new Promise<void>(resolve => socket.close(() => resolve()))
   return port
 }

@@ -4,6 +4,7 @@
  */
 import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type expressModule from 'express'
 import { MemoryEmitter, Recorder, TraceHeader } from '@xraykit/core'
 import { xrayMiddleware } from '@xraykit/express'
 import { TestDaemon } from '../helpers/daemon'
@@ -222,7 +223,7 @@ describe('hostile annotations and metadata', () => {
 
     test('never throws into the handler; every datagram valid', async () => {
       recorder = new Recorder({ daemonAddress: daemon.address, sampling: 'all', logger: problemLogger() })
-      const express: typeof import('express') = require('express5')
+      const express: typeof expressModule = require('express5')
       const app = express()
       app.use(xrayMiddleware({ recorder }))
       const threw: string[] = []

@@ -4,7 +4,7 @@
  * answering, every document is either sent or counted as dropped, and nothing queues
  * without bound.
  */
-import * as dgram from 'node:dgram'
+import type * as dgram from 'node:dgram'
 import { Worker } from 'node:worker_threads'
 import { MemoryEmitter, Recorder, UdpEmitter, XrayOptionsError } from '@xraykit/core'
 import { TestDaemon } from '../helpers/daemon'

@@ -68,7 +68,7 @@ function url (v: unknown, name: string): string | undefined {
  * ```
  */
 export function applyOriginPlugins (plugins: readonly OriginPlugin[], options: OriginPluginOptions = {}): Promise<OriginInfo> {
-  if (!Array.isArray(plugins) || plugins.length === 0 || !plugins.every(p => PLUGINS.has(p))) {
+  if (!Array.isArray(plugins) || plugins.length === 0 || !plugins.every(p => PLUGINS.has(p as OriginPlugin))) {
     throw new XrayOptionsError(ErrorCodes.OPT_PLUGINS, `applyOriginPlugins(plugins): plugins must be a non-empty array of 'EC2', 'ECS', 'ElasticBeanstalk', got ${Array.isArray(plugins) ? JSON.stringify(plugins) : describe(plugins)}`)
   }
   if (options === null || typeof options !== 'object') fail(`applyOriginPlugins: options must be an object, got ${describe(options)}`)

@@ -152,7 +152,7 @@ function awsTracingMiddleware (config: object, recorder: Recorder): AwsBuildMidd
       if (r !== null) aws.region = r
       const failure = err !== null && typeof err === 'object' ? err as { name?: unknown, $metadata?: SdkMetadata, $response?: HttpMessageLike, $retryable?: { throttling?: unknown } } : undefined
       const metadata: SdkMetadata | undefined = (result?.output as { $metadata?: SdkMetadata } | undefined)?.$metadata ?? failure?.$metadata
-      const response = (result?.response ?? failure?.$response) as HttpMessageLike | undefined
+      const response = (result?.response as HttpMessageLike | undefined) ?? failure?.$response
       const headers = response !== undefined && response !== null && typeof response.headers === 'object' && response.headers !== null
         ? response.headers as Record<string, unknown>
         : {}

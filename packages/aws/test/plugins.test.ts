@@ -4,7 +4,7 @@ import * as fs from 'node:fs'
 import * as http from 'node:http'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { AsyncContext, Recorder, XrayOptionsError } from '@xraykit/core'
 import { applyOriginPlugins } from '@xraykit/aws'
 import { TestDaemon } from '../../../test/helpers/daemon'
@@ -167,7 +167,7 @@ describe('origin plugins', () => {
   })
 
   it('a metadata service that never answers delays no request, and the fields stay out', async () => {
-    const sockets = new Set<import('node:net').Socket>()
+    const sockets = new Set<Socket>()
     const silent = http.createServer(() => { /* never answers */ })
     silent.on('connection', (s) => { sockets.add(s) })
     await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))

@@ -1,7 +1,7 @@
 import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { Recorder, Segment } from '@xraykit/core'
-import type { Logger } from '@xraykit/core'
+import { Segment } from '@xraykit/core'
+import type { Logger, Recorder } from '@xraykit/core'
 import type { TestDaemon } from '../../../test/helpers/daemon'
 import { checkDatagram } from '../../../test/helpers/wire-check'
 

@@ -65,7 +65,7 @@ function text (value: unknown, max: number): string {
 export function buildCause (err: unknown, traceId: string, remote: boolean, maxFrames: number, workingDirectory: string): CauseData | string {
   const isObject = err !== null && (typeof err === 'object' || typeof err === 'function')
   if (isObject) {
-    const seen = recorded.get(err as object)
+    const seen = recorded.get(err)
     if (seen !== undefined && seen.traceId === traceId) return seen.exceptionId
   }
   const exception: ExceptionData = { id: newId() }
@@ -82,7 +82,7 @@ export function buildCause (err: unknown, traceId: string, remote: boolean, maxF
     const { frames, truncated } = parseStack(stack, maxFrames)
     if (frames.length > 0) exception.stack = frames
     if (truncated > 0) exception.truncated = truncated
-    recorded.set(err as object, { traceId, exceptionId: exception.id })
+    recorded.set(err, { traceId, exceptionId: exception.id })
   } else {
     exception.message = text(err, 1000)
     exception.type = ''

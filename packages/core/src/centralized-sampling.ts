@@ -219,7 +219,7 @@ export class CentralizedSampler implements Sampler {
         const body = await this.post('/GetSamplingRules', nextToken === undefined ? {} : { NextToken: nextToken })
         const page = (body as { SamplingRuleRecords?: unknown }).SamplingRuleRecords
         if (!Array.isArray(page)) throw new Error('GetSamplingRules answered without SamplingRuleRecords')
-        records.push(...page)
+        records.push(...(page as unknown[]))
         nextToken = (body as { NextToken?: unknown }).NextToken
       } while (typeof nextToken === 'string' && nextToken !== '' && ++pages < 10)
       const previous = new Map(this.rules.map(r => [r.name, r]))

@@ -35,7 +35,7 @@ export class ClsHookedContext implements Context {
   constructor (namespaceName = 'xraykit') {
     let cls: { getNamespace (n: string): ClsNamespace | undefined, createNamespace (n: string): ClsNamespace }
     try {
-      cls = require('cls-hooked')
+      cls = require('cls-hooked') as typeof cls
     } catch {
       throw new XrayOptionsError(ErrorCodes.CLS_HOOKED_MISSING, 'ClsHookedContext needs the optional peer dependency cls-hooked: npm install cls-hooked')
     }

@@ -62,6 +62,7 @@ export interface UdpEmitterOptions {
 
 const RETRY_AFTER_MS = 1000
 const HEADER_BYTES = Buffer.from(DAEMON_HEADER, 'latin1')
+// eslint-disable-next-line no-control-regex -- every character outside ASCII, whose range starts at NUL
 const NON_ASCII = /[^\x00-\x7f]/
 // ASCII datagrams are written into slices of a shared pool, as Buffer.from does for short
 // strings; a slice is never reused, so a datagram the kernel queued stays intact.
@@ -340,16 +341,18 @@ export class UdpEmitter implements Emitter {
  */
 export class MemoryEmitter implements Emitter {
   /** Every document received, parsed. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- public: tests read the parsed documents field by field
   readonly documents: Array<Record<string, any>> = []
   /** The same documents as the JSON text that would have gone on the wire. */
   readonly raw: string[] = []
 
   send (document: string): void {
     this.raw.push(document)
-    this.documents.push(JSON.parse(document))
+    this.documents.push(JSON.parse(document) as Record<string, unknown>)
   }
 
   /** Documents that are segments (not independent subsegments). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- public, as `documents`
   segments (): Array<Record<string, any>> {
     return this.documents.filter(d => d.type !== 'subsegment')
   }

@@ -265,7 +265,7 @@ export abstract class Entity {
     if (k === null) { this.segment.debug({ type: typeof key }, 'metadata dropped: the key has no string form'); return this }
     if (this.metadata === null) this.metadata = new Map()
     let ns = this.metadata.get(namespace)
-    if (ns === undefined) this.metadata.set(namespace, ns = new Map())
+    if (ns === undefined) this.metadata.set(namespace, ns = new Map<string, string>())
     // made ASCII here, once, as the serialiser needs it (see serialize.ts)
     ns.set(k, safeJson(value))
     return this

@@ -45,7 +45,7 @@ export class XrayError extends Error {
     this.code = code
     this.name = new.target.name
     const kinds: string[] = []
-    for (let proto = new.target; proto && proto !== (Error as unknown); proto = Object.getPrototypeOf(proto)) {
+    for (let proto = new.target; proto && proto !== (Error as unknown); proto = Object.getPrototypeOf(proto) as typeof proto) {
       kinds.push(proto.name)
     }
     Object.defineProperty(this, kKinds, { value: kinds })

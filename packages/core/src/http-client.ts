@@ -9,6 +9,8 @@ import { Subsegment } from './subsegment'
 import { truncateChars } from './text'
 
 type RequestFn = typeof http.request
+// http.request and its wrappers, called with the arguments they were given, whatever the overload
+type ApplyRequest = (this: unknown, ...args: unknown[]) => http.ClientRequest
 // The CommonJS module objects, patched in place (they are mutable; ESM namespaces are
 // refreshed with syncBuiltinESMExports).
 const httpModule = require('node:http') as Record<'request' | 'get', RequestFn>
@@ -37,10 +39,10 @@ export function captureHTTPClients (recorder: Recorder = xrayRecorder): void {
   // The header must be in the options before the request is created: Node writes headers
   // early (http.get ends the request at once, and on Node 20 the diagnostics channel
   // 'http.client.request.start' fires after the headers are written).
-  httpModule.request = wrap(request, 'http:') as RequestFn
-  httpModule.get = function get (this: unknown, ...args: unknown[]) { const req = (httpModule.request as Function).apply(this, args); req.end(); return req } as RequestFn
-  httpsModule.request = wrap(httpsRequest, 'https:') as RequestFn
-  httpsModule.get = function get (this: unknown, ...args: unknown[]) { const req = (httpsModule.request as Function).apply(this, args); req.end(); return req } as RequestFn
+  httpModule.request = wrap(request, 'http:')
+  httpModule.get = function get (this: unknown, ...args: unknown[]) { const req = (httpModule.request as ApplyRequest).apply(this, args); req.end(); return req }
+  httpsModule.request = wrap(httpsRequest, 'https:')
+  httpsModule.get = function get (this: unknown, ...args: unknown[]) { const req = (httpsModule.request as ApplyRequest).apply(this, args); req.end(); return req }
   syncBuiltinESMExports()
   for (const [channel, handler] of fetchChannels()) diagnostics.subscribe(channel, handler)
 }
@@ -107,10 +109,10 @@ function finishCall (sub: Subsegment, status: number | undefined, contentLength:
   sub.flagsFromStatus(status)
 }
 
-function wrap (original: RequestFn, defaultProtocol: string): Function {
+function wrap (original: RequestFn, defaultProtocol: string): ApplyRequest {
   return function request (this: unknown, ...args: unknown[]) {
     const current = currentEntity()
-    if (current === undefined) return (original as Function).apply(this, args)
+    if (current === undefined) return (original as ApplyRequest).apply(this, args)
     let sub: Subsegment | null = null
     try {
       // (url[, options][, callback]) or (options[, callback])
@@ -118,7 +120,7 @@ function wrap (original: RequestFn, defaultProtocol: string): Function {
       let i = 0
       if (typeof args[0] === 'string' || args[0] instanceof URL) { url = new URL(String(args[0])); i = 1 }
       const options = (typeof args[i] === 'object' && args[i] !== null ? args[i] : {}) as http.RequestOptions
-      if (hasTraceHeader(options.headers)) return (original as Function).apply(this, args)
+      if (hasTraceHeader(options.headers)) return (original as ApplyRequest).apply(this, args)
       const protocol = options.protocol ?? url?.protocol ?? defaultProtocol
       const host = options.hostname ?? options.host?.replace(/:\d+$/, '') ?? url?.hostname ?? 'localhost'
       const port = options.port ?? (url?.port || undefined)
@@ -134,14 +136,15 @@ function wrap (original: RequestFn, defaultProtocol: string): Function {
       if (typeof args[i] === 'object' && args[i] !== null) args[i] = withHeader
       else args.splice(i, 0, withHeader)
     } catch {
-      return (original as Function).apply(this, args)
+      return (original as ApplyRequest).apply(this, args)
     }
-    const req = (original as Function).apply(this, args) as http.ClientRequest
+    const req = (original as ApplyRequest).apply(this, args)
     if (sub === null) return req
     const call = sub
     // Listening for 'response' or 'error' would change what Node does: without a 'response'
     // listener it discards the body (freeing the socket), and an 'error' nobody listens for
     // must still be thrown. So the events are observed as they are emitted.
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the request's own emit, called on it below with emit.call(this, ...)
     const emit = req.emit
     req.emit = function (this: http.ClientRequest, event: string | symbol, ...rest: unknown[]): boolean {
       try {

@@ -40,6 +40,7 @@ export interface XrayOptions {
    * document, the path of a rules file, or a {@link Sampler} such as a
    * `CentralizedSampler` with your own fallback. Default: 1 request per second, then 5%.
    */
+  // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- the keywords are named for readers of the type; any other string is a rules file path
   sampling?: 'all' | 'none' | 'centralized' | SamplingRulesDocument | string | Sampler
   /** Default `AWS_XRAY_CONTEXT_MISSING`, else `'LOG_ERROR'`. */
   contextMissing?: ContextMissingStrategy
@@ -147,7 +148,7 @@ function optionalString (v: unknown, code: typeof ErrorCodes[keyof typeof ErrorC
 
 function isPlainObject (v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null) return false
-  const proto = Object.getPrototypeOf(v)
+  const proto: unknown = Object.getPrototypeOf(v)
   return proto === Object.prototype || proto === null
 }
 
@@ -164,7 +165,7 @@ function deepFreeze<T> (v: T): T {
 function awsFields (v: unknown): Readonly<Record<string, unknown>> | null {
   if (v === undefined) return null
   if (!isPlainObject(v)) fail(ErrorCodes.OPT_AWS, `aws must be a plain object of JSON values, got ${Array.isArray(v) ? 'an array' : describe(v)}`)
-  const out: Record<string, unknown> = Object.create(null)
+  const out = Object.create(null) as Record<string, unknown>
   for (const key of Object.keys(v)) {
     if (key === 'xray') fail(ErrorCodes.OPT_AWS, 'aws.xray is written by xraykit and cannot be set')
     if (v[key] === undefined) continue

@@ -17,10 +17,11 @@ import { CentralizedSampler } from './centralized-sampling'
 import { truncateChars } from './text'
 
 /** @internal The version written to `aws.xray.sdk_version`. */
-export const SDK_VERSION: string = require('../package.json').version
+export const SDK_VERSION: string = (require('../package.json') as { version: string }).version
 const SDK_NAME = 'xraykit for Node.js'
 
 /** A method decorator: `@xrayRecorder.capture('## create_user')`. Works with TC39 and legacy (`experimentalDecorators`) decorators. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- one signature for TC39 and legacy decorators, which TypeScript calls with different arguments and results
 export type CaptureDecorator = (target: any, context: any, descriptor?: PropertyDescriptor) => any
 
 let noopSegment: Segment | null = null
@@ -245,8 +246,9 @@ export class Recorder implements SegmentSink {
   }
 
   private decorator (name: string | undefined): CaptureDecorator {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the wrappers below have a `this` of their own, the decorated method's receiver
     const recorder = this
-    return function captureDecorator (target: any, context: any, descriptor?: PropertyDescriptor): any {
+    return function captureDecorator (target: unknown, context: unknown, descriptor?: PropertyDescriptor): unknown {
       if (descriptor !== undefined && typeof descriptor.value === 'function') {
         const original = descriptor.value as (...args: unknown[]) => unknown
         const subsegmentName = name ?? String(context)
@@ -255,10 +257,10 @@ export class Recorder implements SegmentSink {
         }
         return descriptor
       }
-      if (typeof target === 'function' && context !== null && typeof context === 'object' && context.kind === 'method') {
-        const subsegmentName = name ?? String(context.name)
+      if (typeof target === 'function' && context !== null && typeof context === 'object' && (context as { kind?: unknown }).kind === 'method') {
+        const subsegmentName = name ?? String((context as { name?: unknown }).name)
         return function (this: unknown, ...args: unknown[]) {
-          return recorder.capture(subsegmentName, () => target.apply(this, args))
+          return recorder.capture(subsegmentName, () => (target as (...a: unknown[]) => unknown).apply(this, args))
         }
       }
       throw new XrayOptionsError(ErrorCodes.OPTIONS, '@capture decorates methods only')

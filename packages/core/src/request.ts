@@ -66,6 +66,7 @@ export function redactQuery (url: string, names: ReadonlySet<string>): string {
 }
 
 const MAX_FIELD = 250
+// eslint-disable-next-line @typescript-eslint/unbound-method -- called as addListener.call(res, ...)
 const addListener = EventEmitter.prototype.on
 // Servers already flushed on close (a server may be traced by several middlewares).
 const watchedServers = new WeakSet<object>()
@@ -125,8 +126,9 @@ function answerTraceHeader (res: ServerResponse, value: string): void {
   res.setHeader('X-Amzn-Trace-Id', value)
   const r = res as AnsweringResponse
   r[kAnswer] = value
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- the original, called on the response by writeHeadAnswering
   r[kWriteHead] = res.writeHead
-  res.writeHead = writeHeadAnswering as ServerResponse['writeHead']
+  res.writeHead = writeHeadAnswering
 }
 
 /**
@@ -157,7 +159,7 @@ export class RequestTracer {
   constructor (options: RequestTracingOptions = {}, env: NodeJS.ProcessEnv = process.env) {
     if (options === null || typeof options !== 'object') throw new XrayOptionsError(ErrorCodes.OPTIONS, `adapter options must be an object, got ${typeof options}`)
     const recorder = options.recorder ?? xrayRecorder
-    if (typeof recorder !== 'object' || recorder === null || typeof (recorder as Recorder).beginSubsegment !== 'function') {
+    if (typeof recorder !== 'object' || recorder === null || typeof recorder.beginSubsegment !== 'function') {
       throw new XrayOptionsError(ErrorCodes.OPT_RECORDER, `recorder must be a Recorder, got ${typeof recorder}`)
     }
     this.recorder = recorder
@@ -256,6 +258,7 @@ export class RequestTracer {
     if (server !== undefined && server !== null && server !== this.lastServer) this.watchServer(server)
     // EventEmitter's own method, called directly on Node's responses: on Express 5's,
     // finding `on` through their chain of prototypes missed V8's caches on every request
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called as on.call(res, ...)
     const on = res instanceof ServerResponse ? addListener : (res as EventEmitter).on
     on.call(res, 'finish', state.onFinish)
     on.call(res, 'close', state.onClose)

@@ -32,7 +32,7 @@ export interface SamplingRulesDocument {
 }
 
 /** 1 request per second, then 5% of the rest: the default of every X-Ray SDK. */
-export const DEFAULT_SAMPLING_RULES: SamplingRulesDocument = Object.freeze({ version: 2, default: Object.freeze({ fixed_target: 1, rate: 0.05 }) }) as SamplingRulesDocument
+export const DEFAULT_SAMPLING_RULES: SamplingRulesDocument = Object.freeze({ version: 2, default: Object.freeze({ fixed_target: 1, rate: 0.05 }) })
 
 const SAMPLED: SamplingDecision = Object.freeze({ sampled: true, ruleName: null })
 const NOT_SAMPLED: SamplingDecision = Object.freeze({ sampled: false, ruleName: null })
@@ -110,7 +110,7 @@ export class LocalSampler implements Sampler {
         if (key === (version === 1 ? 'host' : 'service_name')) bad(`${where}: version ${version} rules use "${hostKey}", not "${key}"`)
       }
       for (const key of [hostKey, 'http_method', 'url_path']) {
-        if (typeof r[key] !== 'string' || (r[key] as string).length === 0) bad(`${where}.${key} must be a non-empty string`)
+        if (typeof r[key] !== 'string' || r[key].length === 0) bad(`${where}.${key} must be a non-empty string`)
       }
       checkTargets(where, r)
       return {

@@ -23,8 +23,10 @@ const PAD = ['', '0', '00', '000', '0000', '00000']
 // readers take as the same character. The emitter then copies the text into its datagram
 // byte for byte, which costs less than encoding it as UTF-8, and the document's length in
 // characters is its size in bytes.
+/* eslint-disable no-control-regex -- every character outside ASCII, whose range starts at NUL */
 const NON_ASCII = /[^\x00-\x7f]/
 const NON_ASCII_ALL = /[^\x00-\x7f]/g
+/* eslint-enable no-control-regex */
 
 function escapeChar (c: string): string {
   return '\\u' + (c.charCodeAt(0) + 0x10000).toString(16).slice(1)

@@ -9,7 +9,7 @@ const MAX_HEADER_LENGTH = 8192
 const MAX_EXTRA_LENGTH = 256
 const ROOT = /^1-([0-9a-fA-F]{1,8})-([0-9a-fA-F]{24})$/
 const ID = /^[0-9a-fA-F]{16}$/
-const EXTRA_KEY = /^[A-Za-z0-9_.\-]{1,64}$/
+const EXTRA_KEY = /^[A-Za-z0-9_.-]{1,64}$/
 const EXTRA_VALUE = /^[\x21-\x3a\x3c-\x7e]*$/ // visible ASCII, no ';'
 
 /**

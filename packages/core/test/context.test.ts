@@ -151,7 +151,7 @@ describe.each(contexts)('$name', ({ make }) => {
 
   it('beginSegment in concurrent flows keeps each flow on its own segment', async () => {
     const flow = (name: string, delays: number[]) => new Promise<string[]>(resolve => {
-      setImmediate(async () => {
+      setImmediate(() => void (async () => {
         recorder.beginSegment(name)
         const seen: string[] = []
         for (const ms of delays) {
@@ -160,7 +160,7 @@ describe.each(contexts)('$name', ({ make }) => {
         }
         recorder.endSegment()
         resolve(seen)
-      })
+      })())
     })
     const [x, y, z] = await Promise.all([flow('x', [2, 0, 1]), flow('y', [0, 2, 0]), flow('z', [1, 1, 1])])
     expect(x).toEqual(['x', 'x', 'x'])
@@ -171,7 +171,7 @@ describe.each(contexts)('$name', ({ make }) => {
 
   it('subsegments begun in concurrent flows nest under their own segments', async () => {
     const flow = (name: string) => new Promise<void>(resolve => {
-      setImmediate(async () => {
+      setImmediate(() => void (async () => {
         try {
           recorder.beginSegment(name)
           await tick(1)
@@ -183,7 +183,7 @@ describe.each(contexts)('$name', ({ make }) => {
         } finally {
           resolve()
         }
-      })
+      })())
     })
     await Promise.all([flow('p'), flow('q')])
     for (const doc of emitter.documents) {

@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process'
 import * as dgram from 'node:dgram'
 import * as path from 'node:path'
-import type { AddressInfo } from 'node:net'
 import { TestDaemon } from '../../../test/helpers/daemon'
 import { checkDatagram } from '../../../test/helpers/wire-check'
 import { DAEMON_HEADER, MemoryEmitter, UdpEmitter } from '../src/emitter'
@@ -12,7 +11,7 @@ import { ListLogger, expectValidDocuments, allEntities } from './support'
 async function deadPort (): Promise<number> {
   const socket = dgram.createSocket('udp4')
   await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve))
-  const { port } = socket.address() as AddressInfo
+  const { port } = socket.address()
   await new Promise<void>(resolve => socket.close(() => resolve()))
   return port
 }
@@ -153,9 +152,10 @@ describe('UdpEmitter through a daemon on loopback', () => {
 /** Counts the datagrams that reach the emitter's real socket (connected by an earlier flush). */
 function countWrites (emitter: UdpEmitter): () => number {
   const socket = (emitter as unknown as { socket: dgram.Socket }).socket
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- the socket's own send, called on it by the counting wrapper
   const send = socket.send
   let written = 0
-  socket.send = function (this: dgram.Socket, ...args: unknown[]) { written++; return (send as Function).apply(this, args) } as typeof socket.send
+  socket.send = function (this: dgram.Socket, ...args: unknown[]) { written++; return (send as (...a: unknown[]) => void).apply(this, args) } as typeof socket.send
   return () => written
 }
 
@@ -340,7 +340,7 @@ function runWithRecorder (daemon: TestDaemon, body: string): Promise<string> {
     ${body}
   `
   return new Promise<string>((resolve, reject) => {
-    execFile(process.execPath, ['-e', script], { timeout: 15000 }, (err, stdout) => err ? reject(err) : resolve(stdout))
+    execFile(process.execPath, ['-e', script], { timeout: 15000 }, (err: Error | null, stdout: string) => err ? reject(err) : resolve(stdout))
   })
 }
 

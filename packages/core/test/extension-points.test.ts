@@ -103,7 +103,7 @@ describe('setAws', () => {
     const { recorder, emitter, logger } = memoryRecorder({ logLevel: 'debug' })
     recorder.beginSegment('job')
     const sub = recorder.beginSubsegment('S3')
-    sub.setAws(null as never).setAws('bucket' as never).setAws({ bucket_name: 'b', size: 10n, ['__proto__']: 'plain key' } as never)
+    sub.setAws(null as never).setAws('bucket' as never).setAws({ bucket_name: 'b', size: 10n, ['__proto__']: 'plain key' })
     recorder.endSubsegment()
     recorder.endSegment()
     // "__proto__" given as an own key stays an ordinary key

@@ -61,7 +61,7 @@ describe('configure validation', () => {
     ['logger', 'console', ErrorCodes.OPT_LOGGER],
     ['logLevel', 'verbose', ErrorCodes.OPT_LOG_LEVEL]
   ])('%s = %p throws %s naming the option', (option, value, code) => {
-    const err = optionsError(() => new Recorder().configure({ [option]: value } as any))
+    const err = optionsError(() => new Recorder().configure({ [option]: value }))
     expect(err.code).toBe(code)
     expect(err.message).toContain(option)
   })

@@ -75,6 +75,6 @@ describe('the built package', () => {
       import: { types: './dist/index.d.mts', default: './dist/index.mjs' },
       require: { types: './dist/index.d.ts', default: './dist/index.js' }
     })
-    for (const condition of Object.values(manifest.exports['.']) as object[]) expect(Object.keys(condition)[0]).toBe('types')
+    for (const condition of Object.values<object>(manifest.exports['.'])) expect(Object.keys(condition)[0]).toBe('types')
   })
 })

@@ -1,5 +1,5 @@
 import { Recorder } from '../src/recorder'
-import { Subsegment } from '../src/subsegment'
+import type { Subsegment } from '../src/subsegment'
 import { ErrorCodes, XrayContextError } from '../src/errors'
 import { MemoryEmitter } from '../src/emitter'
 import { expectValidDocuments, memoryRecorder, ListLogger } from './support'

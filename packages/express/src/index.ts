@@ -4,7 +4,7 @@ import { RequestTracer } from '@xraykit/core'
 import type { RequestTracingOptions, XrayRequestContext } from '@xraykit/core'
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- Express's request type is declared in the global namespace Express; augmenting it is the only way to type req.xray
   namespace Express {
     interface Request {
       /** The request-scoped X-Ray recorder; present on every request, traced or not. */

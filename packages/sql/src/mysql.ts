@@ -1,7 +1,7 @@
 import * as path from 'node:path'
 import { ErrorCodes, XrayOptionsError } from '@xraykit/core'
 import type { SqlData } from '@xraykit/core'
-import type { CaptureState, ConnectionInfo, SqlCaptureOptions } from './query'
+import type { CaptureState, ConnectionInfo, OriginalMethod, SqlCaptureOptions } from './query'
 import { bindPoolCallbacks, connectionUrl, driverVersion, install, installedOn, logOnce, normalizeOptions, parentFor, patchMethod, QueryCall, uninstall } from './query'
 
 /**
@@ -9,6 +9,7 @@ import { bindPoolCallbacks, connectionUrl, driverVersion, install, installedOn, 
  * capturing either records the queries of both.
  */
 export interface MySQLModule {
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- public: any mysql2 build's createConnection, whatever its signature
   createConnection: Function
   Connection?: { prototype: object }
   Pool?: { prototype: object }
@@ -82,6 +83,7 @@ function callbackApi (mysql2: MySQLModule, fn: string): CallbackApi {
     for (const mod of Object.values(require.cache)) {
       if (mod?.exports !== mysql2) continue
       try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- the callback API beside the promise API the user loaded, found at run time
         const main: unknown = require(path.join(path.dirname(mod.filename), 'index.js'))
         if (isCallbackApi(main)) return main
       } catch { /* not beside it */ }
@@ -90,7 +92,7 @@ function callbackApi (mysql2: MySQLModule, fn: string): CallbackApi {
   throw new XrayOptionsError(ErrorCodes.OPT_SQL_DRIVER, `${fn}(mysql2): expected the mysql2 module (require('mysql2') or require('mysql2/promise')), got ${mysql2 === null ? 'null' : typeof mysql2} without Connection.prototype.query`)
 }
 
-function tracedQuery (state: CaptureState, conn: MySQLConnection, original: Function, args: unknown[], prepared: boolean): unknown {
+function tracedQuery (state: CaptureState, conn: MySQLConnection, original: OriginalMethod, args: unknown[], prepared: boolean): unknown {
   const parent = parentFor(state.recorder, prepared ? 'mysql2.execute' : 'mysql2.query')
   if (parent === null) return original.apply(conn, args)
   let call: QueryCall

@@ -1,6 +1,6 @@
 import { ErrorCodes, XrayOptionsError } from '@xraykit/core'
 import type { SqlData } from '@xraykit/core'
-import type { CaptureState, ConnectionInfo, SqlCaptureOptions } from './query'
+import type { CaptureState, ConnectionInfo, OriginalMethod, SqlCaptureOptions } from './query'
 import { bindPoolCallbacks, connectionUrl, driverVersion, install, installedOn, logOnce, normalizeOptions, parentFor, patchMethod, QueryCall, uninstall } from './query'
 
 /** The parts of the `pg` module that are captured: `require('pg')` (or `import pg from 'pg'`) fits. */
@@ -20,7 +20,7 @@ interface PgClient {
 
 // pg-cursor, pg-query-stream and pg's own Query: pg calls these on the active query.
 interface Submittable {
-  submit: Function
+  submit: (...args: never[]) => unknown
   text?: unknown
   name?: unknown
   cursor?: { text?: unknown }
@@ -85,7 +85,7 @@ function clientPrototype (pg: PostgresModule, fn: string): object {
   return proto
 }
 
-function tracedQuery (state: CaptureState, client: PgClient, original: Function, args: unknown[]): unknown {
+function tracedQuery (state: CaptureState, client: PgClient, original: OriginalMethod, args: unknown[]): unknown {
   const parent = parentFor(state.recorder, 'pg.query')
   if (parent === null) return original.apply(client, args)
   let call: QueryCall

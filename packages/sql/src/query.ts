@@ -37,7 +37,7 @@ export function normalizeOptions (fn: string, options: SqlCaptureOptions | undef
     if (!KNOWN_OPTIONS.has(key)) throw new XrayOptionsError(ErrorCodes.OPTIONS, `${fn}: unknown option "${key}"; known options: ${[...KNOWN_OPTIONS].join(', ')}`)
   }
   const recorder = options.recorder === undefined ? xrayRecorder : options.recorder
-  if (typeof recorder !== 'object' || recorder === null || typeof (recorder as Recorder).beginSubsegment !== 'function') {
+  if (typeof recorder !== 'object' || recorder === null || typeof recorder.beginSubsegment !== 'function') {
     throw new XrayOptionsError(ErrorCodes.OPT_RECORDER, `${fn}: recorder must be a Recorder, got ${recorder === null ? 'null' : typeof recorder}`)
   }
   const collect = options.collectQueries
@@ -55,7 +55,8 @@ export function driverVersion (matches: (exports: unknown) => boolean, name: str
       if (mod === undefined || !matches(mod.exports)) continue
       for (let dir = path.dirname(mod.filename); dir !== path.dirname(dir); dir = path.dirname(dir)) {
         let pkg: { name?: unknown, version?: unknown }
-        try { pkg = require(path.join(dir, 'package.json')) } catch { continue }
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- the package.json beside the driver the user loaded, found at run time
+        try { pkg = require(path.join(dir, 'package.json')) as typeof pkg } catch { continue }
         if (pkg.name === name && typeof pkg.version === 'string') return `${name}@${pkg.version}`
       }
     }
@@ -132,6 +133,7 @@ export class QueryCall {
 
   /** `cb`, run in the caller's async context, after the subsegment is closed. */
   wrapCallback<A extends unknown[], R> (cb: (...args: A) => R): (...args: A) => R {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the callback has a `this` of its own, which it passes on to cb
     const call = this
     const resource = new AsyncResource('xraykit.sql.query')
     return function queryCallback (this: unknown, ...args: A): R {
@@ -164,14 +166,16 @@ export interface Patch {
 }
 
 type Method = (this: never, ...args: unknown[]) => unknown
+/** @internal A driver's method as it was before patching, applied to the arguments it was given. */
+export type OriginalMethod = (this: unknown, ...args: unknown[]) => unknown
 
 /** @internal Replaces `target[key]` with `make(original)`. */
-export function patchMethod (target: object, key: string, make: (original: Function) => Method): Patch {
+export function patchMethod (target: object, key: string, make: (original: OriginalMethod) => Method): Patch {
   const t = target as Record<string, unknown>
   const original = t[key]
   if (typeof original !== 'function') throw new XrayOptionsError(ErrorCodes.OPTIONS, `cannot patch ${key}: not a function`)
   const patch = { target, key, own: Object.prototype.hasOwnProperty.call(target, key), original }
-  Object.defineProperty(target, key, { value: make(original), writable: true, configurable: true, enumerable: false })
+  Object.defineProperty(target, key, { value: make(original as OriginalMethod), writable: true, configurable: true, enumerable: false })
   return patch
 }
 

@@ -23,7 +23,7 @@ export async function requireServer (name: string, url: string, envVar: string, 
     const where = new URL(url)
     where.password = '***'
     throw new Error(`${name} is not reachable at ${where.href} (${(err as Error).message}). ` +
-      `Start the test databases with \`scripts/databases.sh start\` (as root), or point ${envVar} at a server.`)
+      `Start the test databases with \`scripts/databases.sh start\` (as root), or point ${envVar} at a server.`, { cause: err })
   }
 }
 

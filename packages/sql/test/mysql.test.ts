@@ -1,6 +1,11 @@
 // MySQL/MariaDB through mysql2 (callback and promise APIs), against a real server
 // (scripts/databases.sh start) and a real UDP daemon.
 import * as http from 'node:http'
+import type expressModule from 'express'
+import type * as mysqlModule from 'mysql2'
+import type { Connection } from 'mysql2'
+import type * as mysqlPromiseModule from 'mysql2/promise'
+import type { Connection as PromiseConnection } from 'mysql2/promise'
 import { XrayContextError, XrayOptionsError } from '@xraykit/core'
 import type { Recorder } from '@xraykit/core'
 import { xrayMiddleware } from '@xraykit/express'
@@ -9,17 +14,15 @@ import { TestDaemon } from '../../../test/helpers/daemon'
 import type { Doc } from './helpers'
 import { closeServer, expectCleanDatagrams, getJson, inSegment, listen, MYSQL_URL, passwordOf, requireServer, segmentNamed, sqlSubsegments, testRecorder } from './helpers'
 
-const mysql: typeof import('mysql2') = require('mysql2')
-const mysqlPromise: typeof import('mysql2/promise') = require('mysql2/promise')
-const express: typeof import('express') = require('express5')
-
-type Connection = import('mysql2').Connection
-type PromiseConnection = import('mysql2/promise').Connection
+const mysql: typeof mysqlModule = require('mysql2')
+const mysqlPromise: typeof mysqlPromiseModule = require('mysql2/promise')
+const express: typeof expressModule = require('express5')
 
 const LITERAL = 'xk-my-literal-3e9a'
 const NUMBER = '827364519'
 const PARAM = 'xk-my-param-51b0'
 
+// eslint-disable-next-line @typescript-eslint/unbound-method -- kept to check that release puts it back
 const originalQuery = mysql.Connection.prototype.query
 let daemon: TestDaemon
 let recorder: Recorder
@@ -110,7 +113,7 @@ describe('captureMySQL', () => {
     const c = connection()
     const result = await inSegment(recorder, 'my-forms', async () => {
       const executed = await new Promise((resolve, reject) => c.execute('SELECT ? AS n', [5], (err, rows) => err != null ? reject(err) : resolve(rows)))
-      const viaOptions = await new Promise((resolve, reject) => c.query({ sql: 'SELECT ? AS n', values: [6] }, (err: unknown, rows: unknown) => err != null ? reject(err) : resolve(rows)))
+      const viaOptions = await new Promise((resolve, reject) => c.query({ sql: 'SELECT ? AS n', values: [6] }, (err: Error | null, rows: unknown) => err != null ? reject(err) : resolve(rows)))
       const streamed: unknown[] = []
       await new Promise<void>((resolve, reject) => {
         c.query('SELECT 7 AS n').on('result', (row) => streamed.push(row)).on('error', reject).on('end', () => resolve())
@@ -286,6 +289,7 @@ describe('captureMySQL', () => {
 
     releaseMySQL(mysqlPromise)
     releaseMySQL(mysql)
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- compared, not called
     expect(mysql.Connection.prototype.query).toBe(originalQuery)
     await inSegment(recorder, 'my-released', () => c.query('SELECT 1'))
     expect(sqlSubsegments(await segmentNamed(daemon, 'my-released'))).toHaveLength(0)

@@ -1,5 +1,9 @@
 // PostgreSQL through pg, against a real server (scripts/databases.sh start) and a real UDP daemon.
 import * as http from 'node:http'
+import type expressModule from 'express'
+import type * as pgModule from 'pg'
+import type { Client, Pool, Submittable } from 'pg'
+import type queryStreamModule from 'pg-query-stream'
 import { XrayContextError, XrayOptionsError } from '@xraykit/core'
 import type { Recorder } from '@xraykit/core'
 import { xrayMiddleware } from '@xraykit/express'
@@ -8,25 +12,26 @@ import { TestDaemon } from '../../../test/helpers/daemon'
 import type { Doc } from './helpers'
 import { closeServer, expectCleanDatagrams, getJson, inSegment, listen, passwordOf, PG_URL, requireServer, segmentNamed, sqlSubsegments, testRecorder } from './helpers'
 
-const pg: typeof import('pg') = require('pg')
+const pg: typeof pgModule = require('pg')
 // pg-cursor ships no types; what the test uses of it
 interface CursorLike { read (rows: number): Promise<unknown[]>, close (): Promise<void> }
-const Cursor: new (text: string, values: unknown[]) => CursorLike & import('pg').Submittable = require('pg-cursor')
-const QueryStream: typeof import('pg-query-stream') = require('pg-query-stream')
-const express: typeof import('express') = require('express5')
+const Cursor: new (text: string, values: unknown[]) => CursorLike & Submittable = require('pg-cursor')
+const QueryStream: typeof queryStreamModule = require('pg-query-stream')
+const express: typeof expressModule = require('express5')
 
 // values that appear only inside queries: none may reach a datagram
 const LITERAL = 'xk-pg-literal-8d1f'
 const NUMBER = '918273645'
 const PARAM = 'xk-pg-param-77c2'
 
+// eslint-disable-next-line @typescript-eslint/unbound-method -- kept to check that release puts it back
 const originalQuery = pg.Client.prototype.query
 let daemon: TestDaemon
 let recorder: Recorder
-const clients: import('pg').Client[] = []
-const pools: import('pg').Pool[] = []
+const clients: Client[] = []
+const pools: Pool[] = []
 
-async function client (): Promise<import('pg').Client> {
+async function client (): Promise<Client> {
   const c = new pg.Client({ connectionString: PG_URL })
   c.on('error', () => { /* a terminated backend; the test checks the query */ })
   clients.push(c)
@@ -34,7 +39,7 @@ async function client (): Promise<import('pg').Client> {
   return c
 }
 
-function pool (max = 5): import('pg').Pool {
+function pool (max = 5): Pool {
   const p = new pg.Pool({ connectionString: PG_URL, max })
   p.on('error', () => { /* idle client lost */ })
   pools.push(p)
@@ -317,6 +322,7 @@ describe('capturePostgres', () => {
 
     releasePostgres(pg)
     releasePostgres(pg) // twice is harmless
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- compared, not called
     expect(pg.Client.prototype.query).toBe(originalQuery)
     await inSegment(recorder, 'pg-released', async () => { await c.query('SELECT 1') })
     expect(sqlSubsegments(await segmentNamed(daemon, 'pg-released'))).toHaveLength(0)
