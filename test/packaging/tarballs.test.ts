@@ -50,7 +50,7 @@ interface Tarball { pkg: string, file: string }
 let project = ''
 let packDir = ''
 let tarballs: Tarball[] = []
-let failedSetup: unknown = null
+let failedSetup: Error | null = null
 
 async function pack (): Promise<Tarball[]> {
   // one pnpm run packs them all: it rewrites `workspace:^` to the version it names
@@ -110,7 +110,7 @@ beforeAll(async () => {
     tarballs = await pack()
     await install()
   } catch (err) {
-    failedSetup = err
+    failedSetup = err instanceof Error ? err : new Error(String(err))
   }
 }, 360000)
 
