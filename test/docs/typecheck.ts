@@ -110,6 +110,9 @@ function message (d: ts.Diagnostic, root: string, dir: string): string {
   return `${text} (TS${d.code})`
 }
 
+/** Implicit `any` on a parameter, binding or variable of the reader's own code. */
+const IMPLICIT_ANY = new Set([7005, 7006, 7031, 7034])
+
 /**
  * Type-checks every code block as a module of its own, all of them in one program. Each block
  * is written to `dir` (inside `root`, so that packages resolve as they do for the
@@ -144,7 +147,11 @@ export function typecheckBlocks (root: string, dir: string, blocks: FencedBlock[
         continue
       }
       const block = byFile.get(fileName)
+      const javascript = /\.[mc]?js$/.test(fileName)
       for (const d of [...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf)]) {
+        // a JavaScript reader writes no types for their own parameters; what the examples
+        // must get right is the API's, which the other checks of these blocks still hold
+        if (javascript && IMPLICIT_ANY.has(d.code)) continue
         const line = d.start === undefined ? 0 : sf.getLineAndCharacterOfPosition(d.start).line
         const where = block === undefined
           ? `${fileName.slice(root.length + 1)}:${line + 1}`
