@@ -28,14 +28,23 @@ export class LambdaFacadeSegment extends Segment {
     return this
   }
 
+  /** Ignored (debug log): the facade is read-only; annotate a subsegment instead. */
   override putAnnotation (_key: string, _value: AnnotationValue): this { return this.refuse('putAnnotation') }
+  /** Ignored (debug log): the facade is read-only; put metadata on a subsegment instead. */
   override putMetadata (_key: string, _value: unknown, _namespace?: string): this { return this.refuse('putMetadata') }
+  /** Ignored (debug log): Lambda records the invocation's own errors; record yours on a subsegment. */
   override addError (_err: unknown, _remote?: boolean): this { return this.refuse('addError') }
+  /** Ignored (debug log): the facade is read-only. */
   override addErrorFlag (): this { return this.refuse('addErrorFlag') }
+  /** Ignored (debug log): the facade is read-only. */
   override addFaultFlag (): this { return this.refuse('addFaultFlag') }
+  /** Ignored (debug log): the facade is read-only. */
   override addThrottleFlag (): this { return this.refuse('addThrottleFlag') }
+  /** Ignored (debug log): the facade is read-only. */
   override setUser (_user: string): this { return this.refuse('setUser') }
+  /** Ignored (debug log): the facade is read-only; set `aws` fields on a subsegment instead. */
   override setAws (_fields: Record<string, unknown>): this { return this.refuse('setAws') }
+  /** Ignored (debug log): Lambda ends the invocation's segment. */
   override close (_err?: unknown): void { this.refuse('close') }
 }
 
@@ -51,6 +60,7 @@ export class LambdaContext implements Context {
   private lastHeader: string | undefined | null = null
   private lastFacade: LambdaFacadeSegment | undefined = undefined
 
+  /** Wraps `inner`, the recorder's context until now; facades report to `recorder`. Usually made by {@link enableLambda}. */
   constructor (inner: Context, recorder: Recorder) {
     this.inner = inner
     this.recorder = recorder
@@ -97,7 +107,24 @@ function checkRecorder (recorder: unknown, fn: string): Recorder {
  * set): its context falls back to the invocation's facade segment, so `captureAsync`,
  * `captureAWSClient` and `captureHTTPClients` record under the segment Lambda opened.
  * Documents go to `AWS_XRAY_DAEMON_ADDRESS`, which Lambda sets. Returns whether Lambda
- * mode is on; outside Lambda it changes nothing. Idempotent.
+ * mode is on; outside Lambda it changes nothing. Idempotent. Prefer
+ * {@link captureLambdaHandler} where you can wrap the handler: with `enableLambda` alone,
+ * work an earlier invocation left running is recorded under the current one.
+ *
+ * @example
+ * ```ts
+ * import { xrayRecorder } from '@xraykit/core'
+ * import { enableLambda } from '@xraykit/aws'
+ *
+ * enableLambda() // at module load, outside the handler
+ *
+ * export async function handler (event: { orderId: string }): Promise<{ ok: boolean }> {
+ *   await xrayRecorder.captureAsync('process-order', async (subsegment) => {
+ *     subsegment.putAnnotation('orderId', event.orderId)
+ *   })
+ *   return { ok: true }
+ * }
+ * ```
  */
 export function enableLambda (recorder: Recorder = xrayRecorder): boolean {
   checkRecorder(recorder, 'enableLambda')
@@ -111,7 +138,7 @@ export function enableLambda (recorder: Recorder = xrayRecorder): boolean {
 
 /** Options of {@link captureLambdaHandler}. */
 export interface CaptureLambdaHandlerOptions {
-  /** Default `xrayRecorder`. */
+  /** The recorder switched to Lambda mode and flushed after each invocation. Default `xrayRecorder`. */
   recorder?: Recorder
 }
 
@@ -122,8 +149,23 @@ export interface CaptureLambdaHandlerOptions {
  * documents in flight are flushed before Lambda freezes the process. Outside Lambda the
  * handler runs unchanged.
  *
+ * @typeParam H - the handler's type, kept: the wrapped handler has the same signature
+ *
+ * @example
  * ```ts
- * export const handler = captureLambdaHandler(async (event) => { ... })
+ * import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb'
+ * import { xrayRecorder } from '@xraykit/core'
+ * import { captureAWSClient, captureLambdaHandler } from '@xraykit/aws'
+ *
+ * const ddb = captureAWSClient(new DynamoDBClient({}))
+ *
+ * export const handler = captureLambdaHandler(async (event: { id: string }) => {
+ *   await xrayRecorder.captureAsync('save-order', async (subsegment) => {
+ *     subsegment.putAnnotation('orderId', event.id)
+ *     await ddb.send(new PutItemCommand({ TableName: 'orders', Item: { id: { S: event.id } } }))
+ *   })
+ *   return { ok: true }
+ * })
  * ```
  */
 export function captureLambdaHandler<H extends (...args: never[]) => unknown> (handler: H, options: CaptureLambdaHandlerOptions = {}): H {

@@ -9,7 +9,7 @@ export type OriginPlugin = 'EC2' | 'ECS' | 'ElasticBeanstalk'
 
 /** Options of {@link applyOriginPlugins}. */
 export interface OriginPluginOptions {
-  /** Default `xrayRecorder`. */
+  /** The recorder whose `origin` and `aws` options are set. Default `xrayRecorder`. */
   recorder?: Recorder
   /** How long all lookups together may take, in milliseconds. Default 1000. */
   timeoutMs?: number
@@ -23,11 +23,49 @@ export interface OriginPluginOptions {
 
 /** What the lookups found: the `origin` set (the most specific found) and the blocks added to every segment's `aws`. */
 export interface OriginInfo {
+  /** The segments' `origin`: the most specific platform found, or `null` when none was. */
   origin: 'AWS::ElasticBeanstalk::Environment' | 'AWS::ECS::Container' | 'AWS::EC2::Instance' | null
+  /** The blocks added to every segment's `aws` object; a block is missing when its lookup found nothing. */
   aws: {
-    ec2?: { instance_id?: string, availability_zone?: string, instance_size?: string, ami_id?: string }
-    ecs?: { container?: string, container_id?: string, container_arn?: string, task_arn?: string, task_family?: string, cluster_arn?: string, availability_zone?: string, launch_type?: string }
-    elastic_beanstalk?: { environment_name?: string, version_label?: string, deployment_id?: number }
+    /** From the EC2 instance identity document. */
+    ec2?: {
+      /** The instance id, such as `i-0abc123def4567890`. */
+      instance_id?: string
+      /** The instance's Availability Zone, such as `eu-west-1a`. */
+      availability_zone?: string
+      /** The instance type, such as `m6i.large`. */
+      instance_size?: string
+      /** The AMI the instance was launched from. */
+      ami_id?: string
+    }
+    /** From the ECS task metadata endpoint. */
+    ecs?: {
+      /** The container's host name. */
+      container?: string
+      /** The Docker id of the container. */
+      container_id?: string
+      /** The container's ARN. */
+      container_arn?: string
+      /** The task's ARN. */
+      task_arn?: string
+      /** The task definition family. */
+      task_family?: string
+      /** The cluster, as the task metadata names it (an ARN on metadata v4). */
+      cluster_arn?: string
+      /** The task's Availability Zone. */
+      availability_zone?: string
+      /** The launch type, such as `EC2` or `FARGATE`. */
+      launch_type?: string
+    }
+    /** From the Elastic Beanstalk X-Ray file. */
+    elastic_beanstalk?: {
+      /** The environment's name. */
+      environment_name?: string
+      /** The application version deployed. */
+      version_label?: string
+      /** The deployment's number. */
+      deployment_id?: number
+    }
   }
 }
 
@@ -63,8 +101,13 @@ function url (v: unknown, name: string): string | undefined {
  * an {@link XrayOptionsError} (`XRAY_ERR_OPT_PLUGINS` for the plugin list).
  * The returned promise resolves with what was found and never rejects.
  *
+ * @example
  * ```ts
- * void applyOriginPlugins(['EC2', 'ECS', 'ElasticBeanstalk'])
+ * import { xrayRecorder } from '@xraykit/core'
+ * import { applyOriginPlugins } from '@xraykit/aws'
+ *
+ * xrayRecorder.configure({ service: 'orders' })
+ * void applyOriginPlugins(['EC2', 'ECS', 'ElasticBeanstalk']) // no need to await
  * ```
  */
 export function applyOriginPlugins (plugins: readonly OriginPlugin[], options: OriginPluginOptions = {}): Promise<OriginInfo> {

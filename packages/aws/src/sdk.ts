@@ -3,19 +3,25 @@ import { requestFields, responseFields } from './services'
 
 /** The arguments of a build-step handler of an AWS SDK v3 client (structural: no SDK types needed). */
 export interface AwsBuildArgs {
+  /** The command's input, such as `{ TableName, Key }`. */
   input: object
+  /** The HTTP request about to be signed and sent; its `headers` get `X-Amzn-Trace-Id`. */
   request: unknown
 }
 
 /** What a build-step handler resolves to. */
 export interface AwsBuildOutput {
+  /** The command's output, with `$metadata` (request id, status, attempts). */
   output: object
+  /** The raw HTTP response, with `statusCode` and `headers`. */
   response: unknown
 }
 
 /** The part of a command's execution context this package reads. */
 export interface AwsHandlerContext {
+  /** The command's class name, such as `GetItemCommand`; recorded as `aws.operation` `GetItem`. */
   commandName?: string
+  /** The client's class name, such as `DynamoDBClient`; names the subsegment when the config has no `serviceId`. */
   clientName?: string
 }
 
@@ -27,21 +33,29 @@ export type AwsBuildMiddleware = (next: AwsBuildHandler, context: AwsHandlerCont
 
 /** Where the middleware goes in the stack. */
 export interface AwsBuildMiddlewareOptions {
+  /** The stack step: `build`, which runs once per call, around every retry. */
   step: 'build'
+  /** The middleware's name in the stack, used to replace or remove it. */
   name: string
+  /** Where in the step the middleware runs. */
   priority?: 'high' | 'normal' | 'low'
+  /** Tags of the middleware in the stack. */
   tags?: string[]
 }
 
 /** The part of an AWS SDK v3 middleware stack this package uses. */
 export interface AwsMiddlewareStackLike {
+  /** Adds a middleware to the stack. */
   add (middleware: AwsBuildMiddleware, options: AwsBuildMiddlewareOptions): void
+  /** Removes the middleware of that name; says whether there was one. */
   remove (toRemove: string): boolean
 }
 
 /** Any AWS SDK for JavaScript v3 client: `new DynamoDBClient(...)`, `new S3Client(...)`, ... */
 export interface AwsClientLike {
+  /** The client's middleware stack, where the tracing middleware is added. */
   middlewareStack: AwsMiddlewareStackLike
+  /** The client's resolved configuration; `region` and `serviceId` are read from it. */
   config: object
 }
 
@@ -80,8 +94,15 @@ function describe (v: unknown): string {
  * request carries `X-Amzn-Trace-Id` (SigV4 leaves that header unsigned). Calling it again
  * on the same client changes nothing but the recorder. Returns the client.
  *
+ * @example
  * ```ts
- * const ddb = captureAWSClient(new DynamoDBClient({}))
+ * import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb'
+ * import { captureAWSClient } from '@xraykit/aws'
+ *
+ * const ddb = captureAWSClient(new DynamoDBClient({})) // still typed as DynamoDBClient
+ *
+ * // inside a traced request: a subsegment "DynamoDB" with aws.operation "GetItem", aws.table_name "users"
+ * const { Item } = await ddb.send(new GetItemCommand({ TableName: 'users', Key: { id: { S: '42' } } }))
  * ```
  */
 export function captureAWSClient<T extends AwsClientLike> (client: T, options: CaptureAWSClientOptions = {}): T {

@@ -3,24 +3,35 @@ import { newId } from './ids'
 
 /** One frame of a recorded stack trace. */
 export interface StackFrame {
+  /** The file, as V8 printed it (`/app/src/orders.js`, `node:internal/...`). */
   path?: string
+  /** The line number in `path`. */
   line?: number
+  /** The function, such as `Orders.create`, or the whole frame when it names no file. */
   label?: string
 }
 
 /** An exception as the segment document carries it. */
 export interface ExceptionData {
+  /** 16 hex digits; other entities the same error reaches refer to it by this id. */
   id: string
+  /** The error's `message`, up to 1,000 characters. */
   message?: string
+  /** The error's `name` (or its constructor's), such as `TypeError`. */
   type?: string
+  /** `true` when the error came from a downstream call (the callee failed). */
   remote?: boolean
+  /** Stack frames left out: past the `maxStackFrames` option, or trimmed to fit 64 kB. */
   truncated?: number
+  /** The top stack frames, innermost first. */
   stack?: StackFrame[]
 }
 
 /** The `cause` object of a segment document. */
 export interface CauseData {
+  /** The process's working directory, taken when the recorder was configured or first used. */
   working_directory?: string
+  /** The recorded errors. */
   exceptions: ExceptionData[]
 }
 

@@ -12,6 +12,7 @@ export interface CentralizedSamplerOptions {
   address?: SocketAddress
   /** Decides while no rules have been fetched, or when they are older than an hour. Default: 1/s, then 5%. */
   fallback?: Sampler | SamplingRulesDocument
+  /** Where failed fetches are logged, once per kind. Default: the recorder's logger. */
   logger?: Logger
   /** Milliseconds between rule fetches. Default 5 minutes. */
   rulesInterval?: number
@@ -133,8 +134,17 @@ function isRuleUsable (rule: unknown): rule is Record<string, unknown> {
  * arrive, when the daemon does not answer, and an hour after the last successful fetch,
  * the fallback (local) rules decide. Timers are unref'd and stopped by `recorder.close()`.
  *
+ * @example
  * ```ts
- * xrayRecorder.configure({ sampling: 'centralized' })
+ * import { CentralizedSampler, xrayRecorder } from '@xraykit/core'
+ *
+ * // rules from the X-Ray console, the default local rules as the fallback
+ * xrayRecorder.configure({ service: 'orders', sampling: 'centralized' })
+ *
+ * // or with a fallback of your own: 2 requests a second, then 10%
+ * xrayRecorder.configure({
+ *   sampling: new CentralizedSampler({ fallback: { version: 2, default: { fixed_target: 2, rate: 0.1 } } })
+ * })
  * ```
  */
 export class CentralizedSampler implements Sampler {
@@ -157,6 +167,7 @@ export class CentralizedSampler implements Sampler {
   private stopped = false
   private serviceType: string | undefined = undefined
 
+  /** A sampler that starts polling the daemon on its first decision (or {@link CentralizedSampler.start}). */
   constructor (options: CentralizedSamplerOptions = {}) {
     this.givenAddress = this.address = options.address ?? null
     this.givenLogger = options.logger !== undefined

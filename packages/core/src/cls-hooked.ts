@@ -1,3 +1,9 @@
+/**
+ * An async context on `cls-hooked`, for apps that already keep their request state there.
+ * `cls-hooked` is an optional peer dependency: install it to use this entry point.
+ *
+ * @module @xraykit/core/cls-hooked
+ */
 import { executionAsyncId } from 'node:async_hooks'
 import type { Context } from './context'
 import type { Entity } from './entity'
@@ -24,14 +30,22 @@ const kRunBy = Symbol('xraykit.cls.runBy')
  * A context on `cls-hooked`, for apps that already run on it. Import it from
  * `@xraykit/core/cls-hooked`; `cls-hooked` must be installed (it is an optional peer).
  *
+ * @example
  * ```ts
+ * import { xrayRecorder } from '@xraykit/core'
  * import { ClsHookedContext } from '@xraykit/core/cls-hooked'
+ *
  * xrayRecorder.configure({ context: new ClsHookedContext() })
  * ```
  */
 export class ClsHookedContext implements Context {
   private readonly ns: ClsNamespace
 
+  /**
+   * A context on the `cls-hooked` namespace `namespaceName`, created if it does not exist.
+   * Throws an {@link XrayOptionsError} (`XRAY_ERR_CLS_HOOKED_MISSING`) when `cls-hooked`
+   * is not installed.
+   */
   constructor (namespaceName = 'xraykit') {
     let cls: { getNamespace (n: string): ClsNamespace | undefined, createNamespace (n: string): ClsNamespace }
     try {

@@ -24,6 +24,7 @@ export interface Emitter {
 export interface EmitterStats {
   /** Documents the kernel took. */
   sent: number
+  /** Bytes of the documents counted in `sent`, daemon header included. */
   bytes: number
   /**
    * Documents not sent: the daemon unreachable, a full queue, a failed socket. Datagrams
@@ -35,7 +36,9 @@ export interface EmitterStats {
 
 /** A UDP host and port. */
 export interface SocketAddress {
+  /** A host name, an IPv4 address or an IPv6 address (without brackets). */
   host: string
+  /** The port, 1 to 65535. */
   port: number
 }
 
@@ -43,6 +46,7 @@ export interface SocketAddress {
 export interface UdpEmitterOptions {
   /** Where the daemon listens for segments. Default `127.0.0.1:2000`. */
   address?: SocketAddress
+  /** Where send failures are logged, once per kind. Default: stderr, errors only. */
   logger?: Logger
   /** Datagrams held while the socket connects; past it, drop and count. Default 10,000. */
   maxPending?: number
@@ -97,7 +101,9 @@ function positiveInteger (value: number | undefined, name: string, fallback: num
  * counted in {@link UdpEmitter.stats}; nothing is ever thrown into the app.
  */
 export class UdpEmitter implements Emitter {
+  /** Where the daemon listens: the `address` option, else `127.0.0.1:2000`. */
   readonly address: SocketAddress
+  /** What was sent and dropped so far; the counters only grow. */
   readonly stats: EmitterStats = { sent: 0, bytes: 0, dropped: 0 }
   private readonly log: OnceLogger
   private readonly maxPending: number
@@ -116,6 +122,7 @@ export class UdpEmitter implements Emitter {
   private idleWaiters: Array<() => void> = []
   private readonly onSent: (err: Error | null, bytes: number) => void
 
+  /** An emitter to `options.address`; the socket opens on the first send. Bad options throw an {@link XrayOptionsError}. */
   constructor (options: UdpEmitterOptions = {}) {
     this.address = options.address ?? { host: '127.0.0.1', port: 2000 }
     this.log = new OnceLogger(options.logger ?? consoleLogger('error'))
@@ -338,6 +345,25 @@ export class UdpEmitter implements Emitter {
 /**
  * Collects documents in memory, parsed, in the order they were sent. For tests, yours
  * included: `new Recorder({ emitter: new MemoryEmitter() })`.
+ *
+ * @example
+ * ```ts
+ * import assert from 'node:assert/strict'
+ * import { MemoryEmitter, Recorder } from '@xraykit/core'
+ *
+ * const emitter = new MemoryEmitter()
+ * const recorder = new Recorder({ service: 'test', emitter, sampling: 'all' })
+ *
+ * recorder.beginSegment('job').putAnnotation('id', 7)
+ * recorder.capture('step', () => {})
+ * recorder.endSegment()
+ *
+ * const [segment] = emitter.segments()
+ * assert.equal(segment.name, 'job')
+ * assert.equal(segment.annotations.id, 7)
+ * assert.equal(segment.subsegments[0].name, 'step')
+ * emitter.clear()
+ * ```
  */
 export class MemoryEmitter implements Emitter {
   /** Every document received, parsed. */
@@ -357,6 +383,7 @@ export class MemoryEmitter implements Emitter {
     return this.documents.filter(d => d.type !== 'subsegment')
   }
 
+  /** Forgets every document received so far. */
   clear (): void {
     this.raw.length = 0
     this.documents.length = 0

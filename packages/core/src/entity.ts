@@ -13,16 +13,26 @@ export type AnnotationValue = string | number | boolean
 
 /** `http` of a segment document. */
 export interface HttpData {
+  /** The request: as received, on a segment; as sent, on a downstream call's subsegment. */
   request?: {
+    /** The HTTP method, such as `GET`. */
     method?: string
+    /** The URL; an incoming request's keeps its query (credential-like values redacted), a downstream call's does not. */
     url?: string
+    /** The `User-Agent` header. */
     user_agent?: string
+    /** The caller's IP address: the socket's peer, or the first `X-Forwarded-For` address. */
     client_ip?: string
+    /** `true` when `client_ip` was read from `X-Forwarded-For` (and may be forged). */
     x_forwarded_for?: boolean
+    /** On a downstream call: `true` when the called service is traced too. */
     traced?: boolean
   }
+  /** The response: the status and, when known, the body's length. */
   response?: {
+    /** The HTTP status code; 4xx sets `error`, 429 `throttle`, 5xx `fault`. */
     status?: number
+    /** The body's length in bytes, from `Content-Length`. */
     content_length?: number
   }
 }
@@ -184,8 +194,11 @@ export abstract class Entity {
   readonly startTime: number
   /** Epoch seconds; `0` while the entity is open. */
   endTime = 0
+  /** A client error: set by a 4xx status (429 included) or {@link Entity.addErrorFlag}. */
   error = false
+  /** The request was throttled: set by a 429 status or {@link Entity.addThrottleFlag}. */
   throttle = false
+  /** A server error: set by a 5xx status, {@link Entity.addError} or {@link Entity.addFaultFlag}. */
   fault = false
   /** @internal */
   cause: CauseData | string | null = null
@@ -202,6 +215,7 @@ export abstract class Entity {
   /** @internal Set once the entity went out in a document of its own or inside one. */
   sent = false
 
+  /** Sanitises `name`, draws a fresh id and takes the start time; for subclasses. */
   constructor (name: string) {
     this.name = sanitizeName(name)
     this.id = newId()
@@ -220,6 +234,19 @@ export abstract class Entity {
    * Adds an annotation, indexed by X-Ray for filter expressions. Keys may hold letters,
    * digits and `_` (other characters become `_`); values are strings (up to 1,000
    * characters), finite numbers or booleans. Anything else is dropped with a debug log.
+   * At most 50 are kept per segment, its subsegments' included; later ones are dropped.
+   *
+   * @example
+   * ```ts
+   * import { xrayRecorder } from '@xraykit/core'
+   *
+   * const segment = xrayRecorder.beginSegment('checkout-worker')
+   * segment.putAnnotation('customerId', 'c-1234') // filter: annotation.customerId = "c-1234"
+   * await xrayRecorder.captureAsync('charge-card', async (subsegment) => {
+   *   subsegment.putAnnotation('amountCents', 1999).putAnnotation('retried', false)
+   * })
+   * xrayRecorder.endSegment()
+   * ```
    */
   putAnnotation (key: string, value: AnnotationValue): this {
     const segment = this.segment
@@ -255,6 +282,16 @@ export abstract class Entity {
    * Adds metadata: any JSON value, not indexed. The value is serialised when it is put
    * (cycles, BigInt and throwing getters are handled). Namespaces starting with `AWS.` are
    * reserved for AWS and are refused.
+   *
+   * @example
+   * ```ts
+   * import { xrayRecorder } from '@xraykit/core'
+   *
+   * const segment = xrayRecorder.beginSegment('nightly-report')
+   * segment.putMetadata('options', { region: 'eu-west-1', batchSize: 500 })
+   * segment.putMetadata('rows', 1200, 'report') // in the namespace "report"
+   * xrayRecorder.endSegment()
+   * ```
    */
   putMetadata (key: string, value: unknown, namespace = 'default'): this {
     if (typeof namespace !== 'string' || namespace.length === 0 || namespace.startsWith('AWS.')) {
@@ -324,8 +361,11 @@ export abstract class Entity {
     this.cause = cause
   }
 
+  /** Sets `error`: the work failed because of the caller (a client error). */
   addErrorFlag (): this { this.error = true; return this }
+  /** Sets `fault`: the work failed on this side (a server error). */
   addFaultFlag (): this { this.fault = true; return this }
+  /** Sets `throttle`: the work was refused for being over a limit. `error` is left as it is. */
   addThrottleFlag (): this { this.throttle = true; return this }
 
   /** @internal Sets `error`/`throttle`/`fault` from an HTTP status, as every X-Ray SDK does. */

@@ -24,11 +24,17 @@ const fetchCalls = new WeakMap<object, Subsegment>()
  * Records outgoing `http`/`https` requests and global `fetch` calls as `remote`
  * subsegments of the current segment or subsegment, and sends `X-Amzn-Trace-Id` with them
  * so the called service continues the trace. Call it once at startup; calling it again
- * switches to another recorder.
+ * switches to another recorder. The recorded URL leaves out the query string.
  *
+ * @example
  * ```ts
- * import { captureHTTPClients } from '@xraykit/core'
- * captureHTTPClients()
+ * import { captureHTTPClients, xrayRecorder } from '@xraykit/core'
+ *
+ * xrayRecorder.configure({ service: 'orders' })
+ * captureHTTPClients() // once, at startup
+ *
+ * // later, inside a traced request: a `remote` subsegment named "api.example.com"
+ * const res = await fetch('https://api.example.com/stock/42')
  * ```
  */
 export function captureHTTPClients (recorder: Recorder = xrayRecorder): void {

@@ -1,3 +1,10 @@
+/**
+ * AWS X-Ray tracing for Node.js: the recorder, segments and subsegments, async context,
+ * sampling, the emitter that sends to the X-Ray daemon, and capture of outgoing `http`,
+ * `https` and `fetch` calls.
+ *
+ * @module @xraykit/core
+ */
 export { Recorder, xrayRecorder } from './recorder'
 export type { CaptureDecorator, OnceLog } from './recorder'
 export { Segment } from './segment'

@@ -3,9 +3,13 @@
  * each method takes an optional object of fields, then a message.
  */
 export interface Logger {
+  /** Details for debugging, such as dropped annotations, ignored calls and trimmed documents. */
   debug (obj: object, msg?: string): void
+  /** Informational messages. */
   info (obj: object, msg?: string): void
+  /** Problems xraykit works around, such as dropped documents or a failed sampling rules fetch. */
   warn (obj: object, msg?: string): void
+  /** Problems that cost traces, such as a daemon that cannot be reached or no segment in context. */
   error (obj: object, msg?: string): void
 }
 

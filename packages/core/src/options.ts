@@ -39,6 +39,19 @@ export interface XrayOptions {
    * service through the daemon, local default rules as the fallback), a local rules
    * document, the path of a rules file, or a {@link Sampler} such as a
    * `CentralizedSampler` with your own fallback. Default: 1 request per second, then 5%.
+   *
+   * @example
+   * ```ts
+   * import { xrayRecorder } from '@xraykit/core'
+   *
+   * xrayRecorder.configure({
+   *   sampling: {
+   *     version: 2,
+   *     rules: [{ description: 'no health checks', host: '*', http_method: 'GET', url_path: '/health', fixed_target: 0, rate: 0 }],
+   *     default: { fixed_target: 1, rate: 0.05 }
+   *   }
+   * })
+   * ```
    */
   // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- the keywords are named for readers of the type; any other string is a rules file path
   sampling?: 'all' | 'none' | 'centralized' | SamplingRulesDocument | string | Sampler

@@ -45,7 +45,9 @@ let NOOP: Subsegment | null = null
  * problem (`'emitter-threw'`, `'aws-record-threw'`); it is added to `fields`.
  */
 export interface OnceLog {
+  /** Logs `msg` at error level the first time `kind` is seen; later times are only counted. */
   error (kind: string, fields: object, msg: string): void
+  /** Logs `msg` at warn level the first time `kind` is seen; later times are only counted. */
   warn (kind: string, fields: object, msg: string): void
 }
 
@@ -75,14 +77,32 @@ export class Recorder implements SegmentSink {
   /** @internal */
   workingDirectory = ''
 
+  /**
+   * An isolated recorder, with its own options, emitter and logger; `options` are applied
+   * as by {@link Recorder.configure}, so a bad one throws here.
+   */
   constructor (options?: XrayOptions) {
     if (options !== undefined) this.configure(options)
   }
 
   /**
    * Validates and applies options (see {@link XrayOptions}); a bad option throws an
-   * {@link XrayOptionsError} whose `code` names it. Options not given take their defaults
-   * (and environment variables) again.
+   * {@link XrayOptionsError} whose `code` names it, and the options in force stay. Options
+   * given by an earlier call stay unless named again; one set to `undefined` goes back to
+   * its default (and environment variable). The recorder's own UDP emitter is replaced.
+   *
+   * @example
+   * ```ts
+   * import { xrayRecorder } from '@xraykit/core'
+   *
+   * xrayRecorder.configure({
+   *   service: 'orders',
+   *   serviceVersion: '2.3.1',
+   *   daemonAddress: 'xray-daemon:2000', // default: AWS_XRAY_DAEMON_ADDRESS, else 127.0.0.1:2000
+   *   contextMissing: 'IGNORE_ERROR',
+   *   logLevel: 'warn'
+   * })
+   * ```
    */
   configure (options: XrayOptions = {}): this {
     // options given earlier stay unless named again (`undefined` resets one to its default)
@@ -166,7 +186,29 @@ export class Recorder implements SegmentSink {
 
   /**
    * Opens a segment for work that is not an HTTP request (a job, a queue message) and makes
-   * it current. Pass the incoming `X-Amzn-Trace-Id` to continue a trace.
+   * it current. Pass the incoming `X-Amzn-Trace-Id` to continue a trace; its `Sampled`
+   * flag, when `1` or `0`, decides sampling, else the sampler does. `name` defaults to the
+   * `service` option. Close it with {@link Recorder.endSegment}.
+   *
+   * @example
+   * ```ts
+   * import { xrayRecorder } from '@xraykit/core'
+   *
+   * async function onMessage (message: { id: string, traceHeader?: string, body: string }): Promise<void> {
+   *   const segment = xrayRecorder.beginSegment('billing-worker', message.traceHeader)
+   *   segment.putAnnotation('messageId', message.id)
+   *   try {
+   *     await xrayRecorder.captureAsync('charge', async () => { await charge(message.body) })
+   *   } catch (err) {
+   *     segment.addError(err)
+   *     throw err
+   *   } finally {
+   *     xrayRecorder.endSegment()
+   *   }
+   * }
+   *
+   * declare function charge (body: string): Promise<void>
+   * ```
    */
   beginSegment (name?: string, traceHeader?: string | TraceHeader): Segment {
     const opts = this.options
@@ -201,7 +243,29 @@ export class Recorder implements SegmentSink {
 
   /**
    * Opens a subsegment under the current entity and makes it current. Close it with
-   * `endSubsegment()`: begin and end nest like a stack within one async frame.
+   * `endSubsegment()`: begin and end nest like a stack within one async frame. With no
+   * segment in context (the `contextMissing` strategy applies) or an unsampled one, it
+   * returns a subsegment whose methods do nothing.
+   *
+   * @example
+   * ```ts
+   * import { xrayRecorder } from '@xraykit/core'
+   *
+   * xrayRecorder.beginSegment('image-worker')
+   * const subsegment = xrayRecorder.beginSubsegment('resize-image')
+   * try {
+   *   subsegment.putAnnotation('width', 800)
+   *   resize(800)
+   *   xrayRecorder.endSubsegment()
+   * } catch (err) {
+   *   xrayRecorder.endSubsegment(err) // records the error, sets fault
+   *   throw err
+   * } finally {
+   *   xrayRecorder.endSegment()
+   * }
+   *
+   * declare function resize (width: number): void
+   * ```
    */
   beginSubsegment (name: string): Subsegment {
     const parent = this.options.context.get()
@@ -225,9 +289,38 @@ export class Recorder implements SegmentSink {
   /**
    * Runs `fn` in a new subsegment, in an async frame of its own, and closes the subsegment
    * when `fn` returns, throws, or the promise it returns settles. Errors are recorded, then
-   * rethrown. With only a name, returns a method decorator.
+   * rethrown. With only a name, returns a method decorator. Outside any segment (the
+   * `contextMissing` strategy applies) or in an unsampled one, `fn` still runs, given a
+   * subsegment whose methods do nothing.
+   *
+   * @example
+   * ```ts
+   * import { xrayRecorder } from '@xraykit/core'
+   *
+   * xrayRecorder.beginSegment('cart-worker')
+   * const total = xrayRecorder.capture('sum-cart', (subsegment) => {
+   *   subsegment.putMetadata('items', 3)
+   *   return 10 + 20 + 12
+   * })
+   * xrayRecorder.endSegment()
+   * ```
    */
   capture<T> (name: string, fn: (subsegment: Subsegment) => T): T
+  /**
+   * A method decorator: each call of the method runs as `capture(name, ...)`, in a
+   * subsegment named `name` (default: the method's name). TC39 and legacy
+   * (`experimentalDecorators`) decorators both work.
+   *
+   * @example
+   * ```ts
+   * import { xrayRecorder } from '@xraykit/core'
+   *
+   * class Users {
+   *   @xrayRecorder.capture('## load-user')
+   *   async load (id: string): Promise<{ id: string }> { return { id } }
+   * }
+   * ```
+   */
   capture (name?: string): CaptureDecorator
   capture<T> (name?: string, fn?: (subsegment: Subsegment) => T): T | CaptureDecorator {
     if (fn === undefined) return this.decorator(name)
@@ -240,7 +333,23 @@ export class Recorder implements SegmentSink {
     return captureUnder(this.options.context, parent, name as string, fn)
   }
 
-  /** `capture` for async functions: the subsegment closes when the promise settles. */
+  /**
+   * `capture` for async functions: the subsegment closes when the promise settles, and a
+   * rejection is recorded on it (then passed on).
+   *
+   * @example
+   * ```ts
+   * import { xrayRecorder } from '@xraykit/core'
+   *
+   * // in a request handler, or between beginSegment() and endSegment()
+   * const user = await xrayRecorder.captureAsync('users-db', async (subsegment) => {
+   *   subsegment.putAnnotation('userId', '42')
+   *   return await findUser('42')
+   * })
+   *
+   * declare function findUser (id: string): Promise<{ id: string, name: string }>
+   * ```
+   */
   captureAsync<T> (name: string, fn: (subsegment: Subsegment) => Promise<T>): Promise<T> {
     return this.capture(name, fn)
   }

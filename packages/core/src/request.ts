@@ -138,6 +138,7 @@ function answerTraceHeader (res: ServerResponse, value: string): void {
  * middleware (options are validated here, once) and call {@link RequestTracer.start} per request.
  */
 export class RequestTracer {
+  /** The recorder the segments report to: the `recorder` option, else `xrayRecorder`. */
   readonly recorder: Recorder
   private readonly fixedName: string | null
   private readonly ignorePath: ((path: string) => boolean) | null
@@ -155,7 +156,12 @@ export class RequestTracer {
    */
   onServer: ((server: object) => void) | null = null
 
-  /** @param options the adapter's options, validated here */
+  /**
+   * A tracer for one middleware or plugin; bad options throw an {@link XrayOptionsError}.
+   *
+   * @param options the adapter's options, validated here
+   * @param env where `AWS_XRAY_TRACING_NAME` is read; default `process.env`
+   */
   constructor (options: RequestTracingOptions = {}, env: NodeJS.ProcessEnv = process.env) {
     if (options === null || typeof options !== 'object') throw new XrayOptionsError(ErrorCodes.OPTIONS, `adapter options must be an object, got ${typeof options}`)
     const recorder = options.recorder ?? xrayRecorder

@@ -3,6 +3,7 @@ import { ErrorCodes, XrayOptionsError } from './errors'
 
 /** A sampling decision. Samplers return shared constant objects, so deciding allocates nothing. */
 export interface SamplingDecision {
+  /** `true` to trace the request. */
   readonly sampled: boolean
   /** The centralized rule that decided, recorded as `aws.xray.rule_name`. */
   readonly ruleName: string | null
@@ -10,25 +11,45 @@ export interface SamplingDecision {
 
 /** Decides whether a request is traced. */
 export interface Sampler {
+  /**
+   * Decides for one request: its `Host` header, method and path (`undefined` where there
+   * is none, as for `beginSegment`), and the segment name. Called on every request, so it
+   * must be fast and must not throw.
+   */
   shouldSample (host: string | undefined, method: string | undefined, path: string | undefined, serviceName: string | undefined): SamplingDecision
 }
 
 /** A local sampling rule (DG "Sampling rules"); version 1 files say `service_name` where version 2 says `host`. */
 export interface SamplingRule {
+  /** What the rule is for; not used in matching. */
   description?: string
+  /** Version 2: the `Host` header to match; `*` matches any run of characters, `?` one. */
   host?: string
+  /** Version 1: the segment name to match, with the same wildcards. */
   service_name?: string
+  /** The HTTP method to match, such as `GET` or `*`. */
   http_method: string
+  /** The URL path to match, such as `/api/orders/*`. */
   url_path: string
+  /** Requests sampled each second before `rate` applies (the reservoir), a non-negative integer. */
   fixed_target: number
+  /** The share of requests sampled beyond `fixed_target`, from 0 to 1. */
   rate: number
 }
 
 /** A local sampling rules document. */
 export interface SamplingRulesDocument {
+  /** `2` matches rules on `host`; `1`, the older format, on `service_name`. */
   version: 1 | 2
+  /** Rules tried in order; the first that matches decides. */
   rules?: SamplingRule[]
-  default: { fixed_target: number, rate: number }
+  /** What decides when no rule matches. */
+  default: {
+    /** Requests sampled each second before `rate` applies. */
+    fixed_target: number
+    /** The share of requests sampled beyond `fixed_target`, from 0 to 1. */
+    rate: number
+  }
 }
 
 /** 1 request per second, then 5% of the rest: the default of every X-Ray SDK. */
@@ -90,6 +111,7 @@ export class LocalSampler implements Sampler {
   private readonly rules: CompiledRule[]
   private readonly fallback: Reservoir
 
+  /** A sampler for `doc` (default {@link DEFAULT_SAMPLING_RULES}); a malformed one throws an {@link XrayOptionsError} (`XRAY_ERR_SAMPLING_RULES`). */
   constructor (doc: SamplingRulesDocument = DEFAULT_SAMPLING_RULES) {
     if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) bad('the document must be an object')
     const version = (doc as { version?: unknown }).version

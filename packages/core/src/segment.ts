@@ -55,6 +55,11 @@ export class Segment extends Entity {
   /** @internal */
   readonly sink: SegmentSink
 
+  /**
+   * A segment of the trace `traceId` (a new trace when `null`), under the caller's
+   * `parentId`, reporting to `sink`. Open segments with {@link Recorder.beginSegment}
+   * instead: it also samples and makes the segment current.
+   */
   constructor (name: string, sink: SegmentSink, traceId: string | null = null, parentId: string | null = null, sampled = true) {
     super(name)
     this.sink = sink

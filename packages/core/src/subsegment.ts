@@ -9,13 +9,21 @@ const SQL_FIELDS = ['url', 'connection_string', 'sanitized_query', 'database_typ
 
 /** SQL details of a query subsegment; passwords must never be included. */
 export interface SqlData {
+  /** The database URL without credentials, such as `postgresql://db.internal:5432/orders`. */
   url?: string
+  /** The connection string without its password, when there is no `url`. */
   connection_string?: string
+  /** The query text with every literal replaced by `?`. */
   sanitized_query?: string
+  /** The database engine, such as `PostgreSQL` or `MySQL`. */
   database_type?: string
+  /** The server's version, as it reported it. */
   database_version?: string
+  /** The client library and its version, such as `pg@8.13.1`. */
   driver_version?: string
+  /** The database user name. */
   user?: string
+  /** `statement` for a prepared statement, `call` for a plain query. */
   preparation?: 'statement' | 'call'
 }
 
@@ -37,6 +45,11 @@ export class Subsegment extends Entity {
   /** @internal */
   sql: SqlData | null = null
 
+  /**
+   * Opens a subsegment under `parent` without making it current (for code that records
+   * calls itself); close it with `close()`. See {@link Recorder.beginSubsegment} and
+   * {@link Recorder.capture} for the usual ways in.
+   */
   constructor (name: string, parent: Entity) {
     super(name)
     this.parent = parent

@@ -24,10 +24,12 @@ export class TraceHeader {
   root: string | null
   /** The caller's (sub)segment id, 16 hex digits. */
   parent: string | null
+  /** The sampling decision: `1`, `0`, `?` (the callee decides and answers), or `null` when absent. */
   sampled: SampledFlag | null
   /** Other fields (such as `Lineage`), in arrival order, to be passed on unchanged. */
   readonly extra: Array<[string, string]>
 
+  /** A header from its fields, taken as they are (not validated); see {@link TraceHeader.parse} for text. */
   constructor (root: string | null = null, parent: string | null = null, sampled: SampledFlag | null = null, extra: Array<[string, string]> = []) {
     this.root = root
     this.parent = parent
@@ -35,7 +37,22 @@ export class TraceHeader {
     this.extra = extra
   }
 
-  /** Parses a header value; never throws. `undefined`, arrays and junk give an empty header. */
+  /**
+   * Parses a header value; never throws. A repeated header (an array) is read from its
+   * first value; `undefined`, non-strings and junk give an empty header.
+   *
+   * @example
+   * ```ts
+   * import { TraceHeader } from '@xraykit/core'
+   *
+   * const header = TraceHeader.parse('Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1')
+   * header.root    // '1-5759e988-bd862e3fe1be46a994272793'
+   * header.parent  // '53995c3f42cd8ad8'
+   * header.sampled // '1'
+   * header.extra   // [['Lineage', 'a87bd80c:1']]
+   * TraceHeader.parse('garbage').root // null
+   * ```
+   */
   static parse (text: unknown): TraceHeader {
     const header = new TraceHeader()
     if (Array.isArray(text)) text = text[0]

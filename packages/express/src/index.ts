@@ -68,6 +68,24 @@ function watchRoutes (proto: object | null): boolean {
 /**
  * Traces every request: `app.use(xrayMiddleware())`, before the routes. Handlers get
  * `req.xray`. The response's status sets the error/throttle/fault flags.
+ *
+ * @example
+ * ```ts
+ * import express from 'express'
+ * import { xrayRecorder } from '@xraykit/core'
+ * import { xrayMiddleware } from '@xraykit/express'
+ *
+ * xrayRecorder.configure({ service: 'orders' })
+ *
+ * const app = express()
+ * app.use(xrayMiddleware({ ignore: ['/health'] })) // before the routes
+ * app.get('/orders/:id', async (req, res) => {
+ *   req.xray.putAnnotation('orderId', req.params.id)
+ *   const order = await req.xray.captureAsync('orders-db', async () => ({ id: req.params.id }))
+ *   res.json(order)
+ * })
+ * app.listen(3000)
+ * ```
  */
 export function xrayMiddleware (options?: XrayExpressOptions): RequestHandler {
   const tracer = new RequestTracer(options)
@@ -93,6 +111,21 @@ export function xrayMiddleware (options?: XrayExpressOptions): RequestHandler {
 /**
  * Optional, after the routes: `app.use(xrayErrorHandler())` attaches a thrown error (with
  * its stack) to the request's segment and passes it on to the next error handler.
+ *
+ * @example
+ * ```ts
+ * import express from 'express'
+ * import type { NextFunction, Request, Response } from 'express'
+ * import { xrayErrorHandler, xrayMiddleware } from '@xraykit/express'
+ *
+ * const app = express()
+ * app.use(xrayMiddleware())
+ * app.get('/fail', () => { throw new Error('boom') })
+ * app.use(xrayErrorHandler()) // after the routes, before your own error handler
+ * app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
+ *   res.status(500).json({ error: err.message })
+ * })
+ * ```
  */
 export function xrayErrorHandler (): ErrorRequestHandler {
   return function xrayErrorHandler (err, req, _res, next) {

@@ -49,7 +49,27 @@ const plugin: FastifyPluginCallback<XrayFastifyOptions> = function xrayPlugin (a
 
 /**
  * Traces every route of the app: `await app.register(xrayPlugin, options?)`. Handlers
- * get `request.xray`; a route opts out with `config: { xray: false }`.
+ * get `request.xray`; a route opts out with `config: { xray: false }`. Wrapped with
+ * `fastify-plugin`, so its hooks reach every route of the app, not only the routes of the
+ * scope it is registered in. Also the default export.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify'
+ * import { xrayRecorder } from '@xraykit/core'
+ * import { xrayPlugin } from '@xraykit/fastify'
+ *
+ * xrayRecorder.configure({ service: 'orders' })
+ *
+ * const app = Fastify()
+ * await app.register(xrayPlugin, { ignore: ['/health'] })
+ * app.get<{ Params: { id: string } }>('/orders/:id', async (request) => {
+ *   request.xray.putAnnotation('orderId', request.params.id)
+ *   return await request.xray.captureAsync('orders-db', async () => ({ id: request.params.id }))
+ * })
+ * app.get('/metrics', { config: { xray: false } }, async () => 'not traced')
+ * await app.listen({ port: 3000 })
+ * ```
  */
 export const xrayPlugin = fp(plugin, { fastify: '4.x || 5.x', name: '@xraykit/fastify' })
 export default xrayPlugin

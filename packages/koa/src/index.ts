@@ -15,7 +15,25 @@ export type XrayKoaOptions = RequestTracingOptions
 /**
  * Traces every request: `app.use(xrayMiddleware())`, first in the chain. Handlers get
  * `ctx.xray`. Koa writes the status and body after the chain settles; the segment ends
- * with the response, so it records what the client really got.
+ * with the response, so it records what the client really got. An error thrown below it
+ * is recorded, then rethrown to Koa's error handling.
+ *
+ * @example
+ * ```ts
+ * import Koa from 'koa'
+ * import { xrayRecorder } from '@xraykit/core'
+ * import { xrayMiddleware } from '@xraykit/koa'
+ *
+ * xrayRecorder.configure({ service: 'orders' })
+ *
+ * const app = new Koa()
+ * app.use(xrayMiddleware({ ignore: ['/health'] })) // first in the chain
+ * app.use(async (ctx) => { // with @koa/router, the matched route is recorded too
+ *   ctx.xray.putAnnotation('path', ctx.path)
+ *   ctx.body = await ctx.xray.captureAsync('orders-db', async () => ({ path: ctx.path }))
+ * })
+ * app.listen(3000)
+ * ```
  */
 export function xrayMiddleware (options?: XrayKoaOptions): Middleware {
   const tracer = new RequestTracer(options)

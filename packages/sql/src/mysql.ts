@@ -9,10 +9,19 @@ import { bindPoolCallbacks, connectionUrl, driverVersion, install, installedOn, 
  * capturing either records the queries of both.
  */
 export interface MySQLModule {
+  /** `createConnection`, which both APIs export; given the promise API, the callback API beside it is patched. */
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- public: any mysql2 build's createConnection, whatever its signature
   createConnection: Function
-  Connection?: { prototype: object }
-  Pool?: { prototype: object }
+  /** The connection class; the callback API's is patched, and the promise API's runs on it. */
+  Connection?: {
+    /** Where `query` and `execute` are patched. */
+    prototype: object
+  }
+  /** The pool class; the callback API's `getConnection` callbacks are bound to the caller's async context. */
+  Pool?: {
+    /** Where `getConnection` is patched. */
+    prototype: object
+  }
 }
 
 // What is read from a mysql2 connection.
@@ -33,10 +42,16 @@ const infos = new WeakMap<object, ConnectionInfo>()
  * the current segment or subsegment. Call it once at startup; calling it again only
  * replaces the options. Returns the module it was given.
  *
+ * @example
  * ```ts
  * import mysql from 'mysql2/promise'
  * import { captureMySQL } from '@xraykit/sql'
- * captureMySQL(mysql)
+ *
+ * captureMySQL(mysql) // once, at startup; covers the callback API too
+ * const pool = mysql.createPool({ host: 'db.internal', user: 'app', database: 'orders' })
+ *
+ * // inside a traced request: a subsegment "orders@db.internal", preparation "statement"
+ * const [rows] = await pool.execute('SELECT * FROM orders WHERE id = ?', ['42'])
  * ```
  */
 export function captureMySQL<T extends MySQLModule> (mysql2: T, options?: SqlCaptureOptions): T {

@@ -5,8 +5,16 @@ import { bindPoolCallbacks, connectionUrl, driverVersion, install, installedOn, 
 
 /** The parts of the `pg` module that are captured: `require('pg')` (or `import pg from 'pg'`) fits. */
 export interface PostgresModule {
-  Client: { prototype: object }
-  Pool?: { prototype: object }
+  /** `pg.Client`, whose `query` is recorded (a `Pool`'s queries run on its clients). */
+  Client: {
+    /** Where `query` and `connect` are patched. */
+    prototype: object
+  }
+  /** `pg.Pool`, whose `connect` callbacks are bound to the caller's async context. */
+  Pool?: {
+    /** Where `connect` is patched. */
+    prototype: object
+  }
 }
 
 // What is read from a pg Client; all of it is public in pg.
@@ -42,10 +50,16 @@ const watched = new WeakSet<object>()
  * `<database>@<host>` under the current segment or subsegment. Call it once at startup,
  * before connecting; calling it again only replaces the options. Returns `pg`.
  *
+ * @example
  * ```ts
  * import pg from 'pg'
  * import { capturePostgres } from '@xraykit/sql'
- * capturePostgres(pg)
+ *
+ * capturePostgres(pg, { collectQueries: true }) // once, at startup; records sanitised query text
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL })
+ *
+ * // inside a traced request: a subsegment "orders@db.internal"
+ * const { rows } = await pool.query('SELECT id, total FROM orders WHERE id = $1', ['42'])
  * ```
  */
 export function capturePostgres<T extends PostgresModule> (pg: T, options?: SqlCaptureOptions): T {
