@@ -168,7 +168,8 @@ export interface CaptureLambdaHandlerOptions {
  * })
  * ```
  */
-export function captureLambdaHandler<H extends (...args: never[]) => unknown> (handler: H, options: CaptureLambdaHandlerOptions = {}): H {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any handler shape: an unannotated event is the caller's to type, and must not become `never`
+export function captureLambdaHandler<H extends (...args: any[]) => unknown> (handler: H, options: CaptureLambdaHandlerOptions = {}): H {
   if (typeof handler !== 'function') throw new XrayOptionsError(ErrorCodes.OPTIONS, `captureLambdaHandler(handler): handler must be a function, got ${handler === null ? 'null' : typeof handler}`)
   if (options === null || typeof options !== 'object') throw new XrayOptionsError(ErrorCodes.OPTIONS, `captureLambdaHandler: options must be an object, got ${options === null ? 'null' : typeof options}`)
   for (const key of Object.keys(options)) {
