@@ -1,7 +1,7 @@
 /**
- * One test per documented decision on hostile values and open subsegments (README, "What
- * goes on the wire"). The property suite throws these values at random; these pin down what
- * each one becomes.
+ * One test per documented decision on hostile values and open subsegments
+ * (docs/hostile-values.md). The property suite throws these values at random; these pin
+ * down what each one becomes.
  */
 import { MemoryEmitter, Recorder } from '@xraykit/core'
 import type { Logger } from '@xraykit/core'

@@ -242,7 +242,7 @@ export class UdpEmitter implements Emitter {
   // Datagrams go out together, up to MAX_BATCH at a time, batchMs after the first of them
   // (or at the end of the turn). A lone send costs far more than one of a burst: under the
   // default sampling rule, where a few requests in a hundred are sampled, holding them
-  // 20 ms gave Koa and Fastify 2-4% more throughput (bench/run.mjs; README).
+  // 20 ms gave Koa and Fastify 2-4% more throughput (bench/run.mjs; docs/shutdown.md).
   private enqueue (datagram: Buffer): void {
     const batch = this.batch
     batch.push(datagram)
