@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { LocalSampler } from '@xraykit/core'
 import type { SamplingRulesDocument } from '@xraykit/core'
-import { docBlocks } from './markdown'
+import { docBlocks, exampleBlocks } from './markdown'
 import type { FencedBlock } from './markdown'
 import { checkShell, shellFacts } from './shell'
 import { CODE_TAGS, typecheckBlocks } from './typecheck'
@@ -42,12 +42,17 @@ function jsonProblems (block: FencedBlock): string[] {
   return []
 }
 
-describe('the code blocks of README.md and docs/', () => {
-  const { files, blocks } = docBlocks(ROOT)
+describe('the code blocks of README.md, docs/ and the doc comments\' examples', () => {
+  const docs = docBlocks(ROOT)
+  const files = docs.files
+  // the @example blocks of the packages' doc comments (the API reference) are held alike
+  const examples = exampleBlocks(ROOT)
+  const blocks = [...docs.blocks, ...examples]
 
   it('finds the docs and their blocks', () => {
     expect(files).toContain('README.md')
     expect(blocks.filter(b => b.doc === 'README.md').length).toBeGreaterThan(0)
+    expect(examples.filter(b => b.doc === 'packages/core/src/recorder.ts').length).toBeGreaterThan(0)
   })
 
   it('are tagged, and every example type-checks, parses or names what exists', () => {

@@ -79,3 +79,30 @@ export function docBlocks (root: string): { files: string[], blocks: FencedBlock
   const files = docFiles(root)
   return { files, blocks: files.flatMap(f => fencedBlocks(f, readFileSync(join(root, f), 'utf8'))) }
 }
+
+/**
+ * The fenced blocks inside the doc comments (the `@example`s) of every package's sources,
+ * named by source file and line. The comments' leading `*` is taken off each line and every
+ * line outside a comment is blanked, so lines keep their numbers.
+ */
+export function exampleBlocks (root: string): FencedBlock[] {
+  const blocks: FencedBlock[] = []
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) {
+      const path = join(dir, entry.name)
+      if (entry.isDirectory()) walk(path)
+      else if (entry.isFile() && entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
+        const comments = readFileSync(path, 'utf8').split(/\r?\n/).map(line => {
+          const m = /^\s*\*(?: |$)(.*)$/.exec(line)
+          return m === null ? '' : m[1]
+        })
+        blocks.push(...fencedBlocks(relative(root, path).split(sep).join('/'), comments.join('\n')))
+      }
+    }
+  }
+  const packages = join(root, 'packages')
+  for (const pkg of readdirSync(packages).sort()) {
+    if (existsSync(join(packages, pkg, 'src'))) walk(join(packages, pkg, 'src'))
+  }
+  return blocks
+}
