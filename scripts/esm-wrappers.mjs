@@ -13,7 +13,7 @@ const require = createRequire(import.meta.url)
 const identifier = /^[A-Za-z_$][\w$]*$/
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 
-for (const pkg of ['core', 'express', 'koa', 'fastify', 'aws', 'sql']) {
+for (const pkg of ['core', 'express', 'koa', 'fastify', 'aws', 'sql', 'viewer']) {
   const dir = join(root, 'packages', pkg)
   const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))
   for (const [subpath, entry] of Object.entries(manifest.exports)) {
