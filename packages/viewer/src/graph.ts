@@ -16,11 +16,12 @@
  *   names as its parent, and that is not inside another such call of the same segment (the
  *   HTTP request under an AWS SDK call, say), stands for an uninstrumented service, as the
  *   segment X-Ray infers from it would. Its name and type:
- *   - `aws`, named `DynamoDB`: the table, `AWS::DynamoDB::Table`, when the subsegment's
- *     `resource_arn` names one; else `DynamoDB`, `AWS::DynamoDB`;
+ *   - `aws`, named `DynamoDB`: the table, `AWS::DynamoDB::Table`, when `aws.table_name`
+ *     or the subsegment's `resource_arn` names one; else `DynamoDB`, `AWS::DynamoDB`;
  *   - other `aws` calls: the subsegment's name (`SNS`, `S3`, …), `AWS::<name>`;
- *   - `remote`, without `http` and named `<database>@<host>` (how SQL subsegments are
- *     named): the name, `Database::SQL` (X-Ray's own type string for SQL is unverified);
+ *   - a call with a `sql` block, or `remote` without `http` and named `<database>@<host>`
+ *     (how SQL subsegments are named): the name, `Database::SQL` (X-Ray's own type string
+ *     for SQL is unverified);
  *   - other `remote` calls: the name (usually the host), `remote`.
  *   Segments marked `inferred: true` (as X-Ray's processed traces carry them) are linked
  *   like any downstream segment.
@@ -245,12 +246,13 @@ const SQL_NAME = /^[^@\s]+@[^@\s]+$/
 function inferredTarget (call: Entity): { name: string, type: string } {
   if (call.namespace === 'aws') {
     if (call.name.toLowerCase() === 'dynamodb') {
-      const table = call.resourceArn === null ? null : DYNAMODB_TABLE.exec(call.resourceArn)
-      return table === null ? { name: call.name, type: 'AWS::DynamoDB' } : { name: table[1], type: 'AWS::DynamoDB::Table' }
+      const fromArn = call.resourceArn === null ? null : DYNAMODB_TABLE.exec(call.resourceArn)
+      const table = call.tableName ?? (fromArn === null ? null : fromArn[1])
+      return table === null ? { name: call.name, type: 'AWS::DynamoDB' } : { name: table, type: 'AWS::DynamoDB::Table' }
     }
     return { name: call.name, type: `AWS::${call.name}` }
   }
-  if (call.http === null && SQL_NAME.test(call.name)) return { name: call.name, type: 'Database::SQL' }
+  if (call.sql !== null || (call.http === null && SQL_NAME.test(call.name))) return { name: call.name, type: 'Database::SQL' }
   return { name: call.name, type: 'remote' }
 }
 

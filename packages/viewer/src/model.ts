@@ -81,6 +81,10 @@ export interface Entity {
   resourceArn: string | null
   /** `aws.account_id`. */
   accountId: string | null
+  /** `aws.table_name` (DynamoDB calls). */
+  tableName: string | null
+  /** The `sql` block's `url` and `database_type`, or null when the document has no `sql` object. */
+  sql: { url: string | null, databaseType: string | null } | null
   /** `aws.ec2.availability_zone`. */
   availabilityZone: string | null
   /** `aws.ec2.instance_id`. */
@@ -241,6 +245,8 @@ function readEntity (doc: unknown, kind: Entity['kind']): Entity | string {
     user: str(doc, 'user'),
     resourceArn: str(doc, 'resource_arn'),
     accountId: str(aws, 'account_id'),
+    tableName: str(aws, 'table_name'),
+    sql: readSql(doc),
     availabilityZone: str(ec2, 'availability_zone'),
     instanceId: str(ec2, 'instance_id'),
     http,
@@ -248,6 +254,11 @@ function readEntity (doc: unknown, kind: Entity['kind']): Entity | string {
     exceptions: readExceptions(doc),
     subsegments: []
   }
+}
+
+function readSql (doc: Record<string, unknown>): Entity['sql'] {
+  const sql = rec(doc, 'sql')
+  return sql === null ? null : { url: str(sql, 'url'), databaseType: str(sql, 'database_type') }
 }
 
 // Start time, then id: a total order, so the tree does not depend on arrival order.

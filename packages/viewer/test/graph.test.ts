@@ -214,3 +214,14 @@ describe('serviceGraph', () => {
     expect(traceGraph([buildTrace([]).trace])).toEqual({ Services: [] })
   })
 })
+
+describe('inferred nodes from what xraykit records', () => {
+  it('names a DynamoDB node after aws.table_name, and a call with a sql block a SQL database, whatever their names', () => {
+    const ddb = sub('DynamoDB', 1, 2, { namespace: 'aws', aws: { operation: 'GetItem', table_name: 'orders' } })
+    const sql = sub('reporting', 2, 3, { namespace: 'remote', sql: { url: 'postgresql://db.internal:5432/reporting', database_type: 'PostgreSQL' } })
+    const api = segment('api', 0, 4, { http: http('GET', 'http://api/', 200), subsegments: [ddb, sql] })
+    const { Services } = serviceGraph([trace(api)])
+    expect(byName(Services, 'orders').Type).toBe('AWS::DynamoDB::Table')
+    expect(byName(Services, 'reporting').Type).toBe('Database::SQL')
+  })
+})
