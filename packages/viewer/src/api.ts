@@ -34,17 +34,36 @@ export const TRACES_PER_CALL = 5
 /** How far apart `StartTime` and `EndTime` may be, in seconds (X-Ray allows 24 hours). */
 export const MAX_TIME_RANGE_SECONDS = 24 * 60 * 60
 
+/** A kept trace as the read API reads it. */
+export interface SourceTrace {
+  /** The trace its documents build. */
+  readonly trace: Trace
+  /** Its documents as received. */
+  readonly documents: ReadonlyArray<{
+    /** The document's JSON text. */
+    readonly text: string
+  }>
+  /** When its latest document arrived, epoch milliseconds. */
+  readonly lastReceivedAt: number
+}
+
 /** What the read API reads: a {@link TraceStore} fits. */
 export interface TraceSource {
   /** The kept traces, newest first. */
-  list (): ReadonlyArray<{ readonly id: string }>
-  /** One kept trace, with its documents as received. */
-  get (id: string): {
-    readonly trace: Trace
-    readonly documents: ReadonlyArray<{ readonly text: string }>
-    /** When its latest document arrived, epoch milliseconds. */
-    readonly lastReceivedAt: number
-  } | undefined
+  list (): ReadonlyArray<{
+    /** The trace id. */
+    readonly id: string
+  }>
+  /** One kept trace, or undefined. */
+  get (id: string): SourceTrace | undefined
+}
+
+/** One document of a trace, as `BatchGetTraces` gives it. */
+export interface MergedDocument {
+  /** The segment's (or orphan subsegment's) id. */
+  Id: string
+  /** The document, as JSON text. */
+  Document: string
 }
 
 /** A request the API refuses, with the error type and HTTP status AWS uses for it. */
@@ -86,12 +105,7 @@ export interface BatchGetTracesResult {
     /** Always false: the viewer keeps every document it accepted. */
     LimitExceeded: boolean
     /** One entry per segment (and per orphan subsegment). */
-    Segments: Array<{
-      /** The segment's id. */
-      Id: string
-      /** The segment document, as JSON text. */
-      Document: string
-    }>
+    Segments: MergedDocument[]
   }>
   /** The ids asked for that the viewer does not hold. */
   UnprocessedTraceIds: string[]
@@ -234,7 +248,7 @@ function parsed (text: string): RawEntity | null {
  * independent subsegments merged in under their parents (a completed copy replacing an
  * in-progress one of the same id), and orphan subsegments as documents of their own.
  */
-export function mergedDocuments (texts: Iterable<string>): Array<{ Id: string, Document: string }> {
+export function mergedDocuments (texts: Iterable<string>): MergedDocument[] {
   // the latest completed copy of each id wins over an in-progress one
   const byId = new Map<string, RawEntity>()
   for (const text of texts) {

@@ -47,6 +47,14 @@ export interface ExceptionData {
   remote: boolean
 }
 
+/** What the viewer reads of a `sql` block. */
+export interface SqlInfo {
+  /** `url`: the database's address, never a password. */
+  url: string | null
+  /** `database_type`, such as `PostgreSQL`. */
+  databaseType: string | null
+}
+
 /** A segment or subsegment, read from a document with every field type-checked. */
 export interface Entity {
   /** `segment` for a segment document, `subsegment` for a subsegment (embedded or independent). */
@@ -83,8 +91,8 @@ export interface Entity {
   accountId: string | null
   /** `aws.table_name` (DynamoDB calls). */
   tableName: string | null
-  /** The `sql` block's `url` and `database_type`, or null when the document has no `sql` object. */
-  sql: { url: string | null, databaseType: string | null } | null
+  /** The `sql` block, or null when the document has no `sql` object. */
+  sql: SqlInfo | null
   /** `aws.ec2.availability_zone`. */
   availabilityZone: string | null
   /** `aws.ec2.instance_id`. */

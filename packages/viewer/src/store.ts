@@ -3,7 +3,7 @@
  * in bytes, with counts of everything that came in and a bounded list of what was wrong
  * with it. Optionally persisted as NDJSON, one accepted document per line:
  *
- * ```
+ * ```text
  * {"receivedAt":1700000000123,"bytes":412,"document":{"name":"api","id":"…","trace_id":"…",…}}
  * ```
  *

@@ -1,0 +1,154 @@
+/**
+ * The viewer's HTTP API: the X-Ray read API on X-Ray's own routes (so `@aws-sdk/client-xray`
+ * and `aws xray … --endpoint-url` work against it; SigV4 headers are accepted and ignored),
+ * and the routes the viewer's page reads:
+ *
+ * | route | answer |
+ * | --- | --- |
+ * | `POST /TraceSummaries`, `/Traces`, `/ServiceGraph`, `/TraceGraph` | as the AWS API ({@link getTraceSummaries} and the others) |
+ * | `GET /api/events` | Server-Sent Events: `trace` (added, updated, evicted) and `finding` |
+ * | `GET /api/lint` | the lint findings kept, newest last |
+ * | `GET /api/stats` | the store's counts ({@link TraceStore.stats}) |
+ * | `GET /` | the list of routes (the web page comes later) |
+ *
+ * Safe on a developer's machine: no CORS headers (another site's page cannot read it), a
+ * request whose `Host` is not one of the viewer's own names is refused (DNS rebinding), every
+ * answer is JSON or an event stream with `nosniff`, so nothing from a datagram is ever served
+ * as HTML, and request bodies are capped at {@link MAX_REQUEST_BYTES}.
+ */
+import type * as http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { batchGetTraces, getServiceGraph, getTraceGraph, getTraceSummaries, XrayApiError } from './api'
+import type { TraceSource } from './api'
+import type { StoreEvent, TraceStore } from './store'
+
+/** The largest request body read, in bytes. */
+export const MAX_REQUEST_BYTES = 1024 * 1024
+/** How often an idle event stream gets a comment line, so proxies keep it open (ms). */
+export const EVENT_HEARTBEAT_MS = 15000
+
+/** Options of {@link createHttpApi}. */
+export interface HttpApiOptions {
+  /** The store the API reads. */
+  store: TraceStore
+  /**
+   * Extra `Host` values to accept, beside `localhost`, `127.0.0.1` and `[::1]` (each with the
+   * server's port) and the address the server is bound to.
+   */
+  allowedHosts?: string[]
+}
+
+type ReadRoute = (source: TraceSource, request: unknown) => unknown
+
+const READ_ROUTES: Record<string, ReadRoute> = {
+  '/TraceSummaries': getTraceSummaries,
+  '/Traces': batchGetTraces,
+  '/ServiceGraph': getServiceGraph,
+  '/TraceGraph': getTraceGraph
+}
+
+const SECURITY_HEADERS = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' }
+
+function sendJson (res: http.ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(value)
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers })
+  res.end(text)
+}
+
+function sendError (res: http.ServerResponse, status: number, type: string, message: string): void {
+  // the AWS SDK reads the error type from this header or from `__type`
+  sendJson(res, status, { __type: type, message }, { 'x-amzn-errortype': type })
+}
+
+/** The request body as JSON, or null with the error already sent. */
+async function readJson (req: http.IncomingMessage, res: http.ServerResponse): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    const buffer = chunk as Buffer
+    size += buffer.length
+    if (size > MAX_REQUEST_BYTES) {
+      sendError(res, 413, 'InvalidRequestException', `the request body is over ${MAX_REQUEST_BYTES} bytes`)
+      req.destroy()
+      return null
+    }
+    chunks.push(buffer)
+  }
+  const text = Buffer.concat(chunks).toString('utf8')
+  if (text.trim() === '') return {}
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    sendError(res, 400, 'SerializationException', 'the request body is not JSON')
+    return null
+  }
+}
+
+/** The `Host` values a server bound to `address` answers to. */
+function ownHosts (address: AddressInfo | null, extra: readonly string[]): Set<string> {
+  const hosts = new Set(extra.map(h => h.toLowerCase()))
+  if (address === null) return hosts
+  const port = address.port
+  for (const name of ['localhost', '127.0.0.1', '[::1]']) hosts.add(`${name}:${port}`)
+  hosts.add(address.family === 'IPv6' ? `[${address.address}]:${port}` : `${address.address}:${port}`)
+  return hosts
+}
+
+function streamEvents (store: TraceStore, req: http.IncomingMessage, res: http.ServerResponse): void {
+  res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' })
+  res.write(': xraykit viewer events\n\n')
+  const send = (event: StoreEvent): void => {
+    const name = event.type === 'finding' ? 'finding' : 'trace'
+    res.write(`event: ${name}\ndata: ${JSON.stringify(event)}\n\n`)
+  }
+  const stop = store.onChange(send)
+  const heartbeat = setInterval(() => { res.write(': heartbeat\n\n') }, EVENT_HEARTBEAT_MS)
+  heartbeat.unref()
+  const end = (): void => { stop(); clearInterval(heartbeat) }
+  req.on('close', end)
+  res.on('error', end)
+}
+
+/**
+ * The request handler of the viewer's HTTP API, for `http.createServer`. Never throws: a
+ * failure inside a route is answered with a 500 and the server goes on.
+ */
+export function createHttpApi (options: HttpApiOptions): http.RequestListener {
+  const { store } = options
+  const extra = options.allowedHosts ?? []
+  return (req, res) => {
+    const server = (req.socket as { server?: http.Server }).server
+    const address = server?.address()
+    const hosts = ownHosts(typeof address === 'object' && address !== null ? address : null, extra)
+    const host = (req.headers.host ?? '').toLowerCase()
+    if (!hosts.has(host)) {
+      sendError(res, 421, 'MisdirectedRequest', `this viewer answers to ${[...hosts].join(', ')}, not to Host "${host.slice(0, 100)}"`)
+      return
+    }
+    const path = (req.url ?? '/').split('?')[0]
+    const route = READ_ROUTES[path]
+    if (route !== undefined) {
+      if (req.method !== 'POST') { sendError(res, 405, 'MethodNotAllowed', `${path} takes POST`); return }
+      readJson(req, res).then(body => {
+        if (body === null) return
+        try {
+          sendJson(res, 200, route(store, body))
+        } catch (err) {
+          if (err instanceof XrayApiError) sendError(res, err.status, err.type, err.message)
+          else sendError(res, 500, 'InternalFailure', 'the viewer failed to answer; it goes on')
+        }
+      }).catch(() => { if (!res.headersSent) sendError(res, 400, 'InvalidRequestException', 'the request body could not be read') })
+      return
+    }
+    if (req.method !== 'GET') { sendError(res, 405, 'MethodNotAllowed', `${path} takes GET`); return }
+    try {
+      if (path === '/api/events') streamEvents(store, req, res)
+      else if (path === '/api/lint') sendJson(res, 200, { findings: store.findings() })
+      else if (path === '/api/stats') sendJson(res, 200, store.stats())
+      else if (path === '/') sendJson(res, 200, { name: 'xraykit viewer', routes: [...Object.keys(READ_ROUTES).map(r => `POST ${r}`), 'GET /api/events', 'GET /api/lint', 'GET /api/stats'] })
+      else sendError(res, 404, 'NotFound', `no route ${path.slice(0, 200)}`)
+    } catch {
+      if (!res.headersSent) sendError(res, 500, 'InternalFailure', 'the viewer failed to answer; it goes on')
+    }
+  }
+}
