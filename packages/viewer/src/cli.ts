@@ -12,12 +12,19 @@ import type { ViewerOptions } from './viewer'
 const USAGE = `Usage: xraykit-viewer [options]
 
 A local stand-in for the AWS X-Ray daemon: it keeps the traces your services send and
-serves the X-Ray read API (GetTraceSummaries, BatchGetTraces, GetServiceGraph, GetTraceGraph).
+serves the X-Ray read API (GetTraceSummaries, BatchGetTraces, GetServiceGraph, GetTraceGraph)
+and, on its TCP address, centralized sampling (GetSamplingRules, GetSamplingTargets).
 
   --udp <address>         where segment documents arrive        (default 127.0.0.1:2000)
   --tcp <address>         where sampling requests arrive        (default 127.0.0.1:2000)
   --http <address>        where the read API listens            (default 127.0.0.1:2021)
-  --forward <address>     also relay every datagram, unchanged, to a real daemon
+  --forward <address>     also relay every datagram, unchanged, to a real daemon, and
+                          proxy sampling requests to its TCP port (answered locally
+                          when it does not answer)
+  --forward-tcp <address> the forward daemon's TCP address      (default: --forward)
+  --sampling-rules <file> sampling rules to answer: X-Ray SamplingRule objects, or a
+                          local rules document {"version": 2, "rules": [...], "default": {...}}
+                          (default: X-Ray's Default rule, 1 a second then 5%)
   --max-traces <n>        traces kept, oldest evicted first     (default 10000)
   --max-bytes <n>         bytes kept, oldest traces evicted     (default 67108864)
   --store <file>          append what arrives to an NDJSON file, and load it at start
@@ -55,6 +62,8 @@ export function parseCommandLine (argv: string[]): CommandLine | CommandLineErro
         tcp: { type: 'string' },
         http: { type: 'string' },
         forward: { type: 'string' },
+        'forward-tcp': { type: 'string' },
+        'sampling-rules': { type: 'string' },
         'max-traces': { type: 'string' },
         'max-bytes': { type: 'string' },
         store: { type: 'string' },
@@ -76,7 +85,7 @@ export function parseCommandLine (argv: string[]): CommandLine | CommandLineErro
   if (typeof maxBytes === 'string') return { error: maxBytes }
   const str = (name: string): string | undefined => typeof values[name] === 'string' ? values[name] : undefined
   return {
-    options: { udp: str('udp'), tcp: str('tcp'), http: str('http'), forward: str('forward'), store: str('store'), maxTraces, maxBytes },
+    options: { udp: str('udp'), tcp: str('tcp'), http: str('http'), forward: str('forward'), forwardTcp: str('forward-tcp'), samplingRules: str('sampling-rules'), store: str('store'), maxTraces, maxBytes },
     open: values.open === true,
     help: values.help === true
   }

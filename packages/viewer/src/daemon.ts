@@ -1,16 +1,15 @@
 /**
  * The viewer's stand-in for the X-Ray daemon: a UDP socket that feeds every datagram to a
  * {@link TraceStore}, optionally relays each one unchanged to a real daemon, and a TCP
- * listener on the sampling address.
- *
- * The TCP side is a placeholder for now: it listens (so a port clash shows at start, and
- * the SDKs' `POST /GetSamplingRules` and `/SamplingTargets` get an answer instead of a
- * refused connection) and answers every request with 501; the SDKs then log the failure
- * and use their local sampling rules. Serving or proxying the sampling API comes later.
+ * listener on the sampling address that answers the SDKs' `POST /GetSamplingRules` and
+ * `POST /SamplingTargets` (see {@link SamplingService}): from the `samplingRules` file, or
+ * by proxy to the `forward` daemon's TCP port.
  */
 import * as dgram from 'node:dgram'
 import * as http from 'node:http'
 import { isIP, isIPv6 } from 'node:net'
+import { loadSamplingRules, SamplingService } from './sampling'
+import type { SamplingRule } from './sampling'
 import type { TraceStore } from './store'
 
 /** A host (an IPv4 or IPv6 address, or a host name) and a port. */
@@ -31,6 +30,17 @@ export interface DaemonOptions {
   store: TraceStore
   /** A real daemon to relay every datagram to, byte for byte (`--forward`), e.g. `127.0.0.1:2001`. */
   forward?: string | DaemonAddress
+  /**
+   * The forward daemon's TCP address, where the sampling routes are proxied (`--forward-tcp`).
+   * Default: the `forward` address (a daemon serves sampling on the port it receives on).
+   */
+  forwardTcp?: string | DaemonAddress
+  /**
+   * A file of sampling rules answered on the TCP address (`--sampling-rules`): X-Ray
+   * `SamplingRule` objects or a local rules document; see {@link parseSamplingRules}.
+   * Default: X-Ray's default rule. With `forward`, used only when the forward daemon does not answer.
+   */
+  samplingRules?: string
 }
 
 /** Counts of the relaying to `forward`. */
@@ -53,13 +63,15 @@ export interface Daemon {
   readonly forwardAddress: DaemonAddress | null
   /** Relaying counts so far (all 0 without `forward`). */
   readonly forwarded: Readonly<ForwardStats>
+  /** The sampling API answered on the TCP address, with the reports it received. */
+  readonly sampling: SamplingService
   /** Stops receiving and closes the sockets. Safe to call more than once. */
   close (): Promise<void>
 }
 
 /** A daemon option that is malformed or an address that cannot be bound; `option` names the command-line option to change. */
 export class DaemonStartError extends Error {
-  /** The option at fault: `--udp`, `--tcp` or `--forward`. */
+  /** The option at fault: `--udp`, `--tcp`, `--forward`, `--forward-tcp` or `--sampling-rules`. */
   readonly option: string
   /** The system's error code (`EADDRINUSE`, `EADDRNOTAVAIL`, `EACCES`, …), or `EINVAL` for a malformed option. */
   readonly code: string
@@ -173,13 +185,12 @@ function connectForward (address: DaemonAddress): Promise<dgram.Socket> {
   })
 }
 
-function listenTcp (address: DaemonAddress): Promise<http.Server> {
+function listenTcp (address: DaemonAddress, handler: http.RequestListener): Promise<http.Server> {
   return new Promise((resolve, reject) => {
-    const server = http.createServer((req, res) => {
-      req.resume()
-      res.writeHead(501, { 'content-type': 'application/json' })
-      res.end('{"message":"this viewer does not serve the sampling API yet; the SDK uses its local sampling rules"}')
-    })
+    const server = http.createServer(handler)
+    // a client that never finishes its request must not hold a connection for long
+    server.requestTimeout = 10000
+    server.headersTimeout = 5000
     const onError = (err: NodeJS.ErrnoException): void => { reject(bindError('--tcp', 'TCP', address, err)) }
     server.once('error', onError)
     server.listen(address.port, address.host, () => {
@@ -216,6 +227,10 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
   const tcpWanted = options.tcp === undefined ? null : toAddress(options.tcp, '--tcp')
   const forwardAddress = options.forward === undefined ? null : toAddress(options.forward, '--forward')
   if (forwardAddress !== null && forwardAddress.port === 0) throw new DaemonStartError('--forward', 'EINVAL', '--forward needs a port from 1 to 65535, got 0')
+  const forwardTcp = options.forwardTcp === undefined ? forwardAddress : toAddress(options.forwardTcp, '--forward-tcp')
+  if (forwardTcp !== null && forwardTcp.port === 0) throw new DaemonStartError('--forward-tcp', 'EINVAL', '--forward-tcp needs a port from 1 to 65535, got 0')
+  const rules: SamplingRule[] | undefined = options.samplingRules === undefined ? undefined : await loadSamplingRules(options.samplingRules)
+  const sampling = new SamplingService({ rules, forward: forwardTcp })
   const { store } = options
   const opened: Array<() => Promise<void>> = []
   const closeAll = async (): Promise<void> => { await Promise.all(opened.splice(0).map(c => c())) }
@@ -255,13 +270,17 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
 
     let tcpAddress: DaemonAddress | null = null
     if (tcpWanted !== null) {
-      const server = await listenTcp(tcpWanted)
+      const server = await listenTcp(tcpWanted, sampling.handler())
       opened.push(() => new Promise<void>(resolve => {
+        sampling.close()
         server.close(() => resolve())
         server.closeAllConnections()
       }))
       const a = server.address()
       tcpAddress = a !== null && typeof a === 'object' ? { host: a.address, port: a.port } : tcpWanted
+      if (forwardTcp !== null && forwardTcp.port === tcpAddress.port && (forwardTcp.host === tcpAddress.host || isWildcard(tcpAddress.host))) {
+        throw new DaemonStartError(forwardTcp === forwardAddress ? '--forward' : '--forward-tcp', 'EINVAL', `${formatAddress(forwardTcp)} is the daemon's own --tcp address; sampling requests would come back forever`)
+      }
     }
 
     // one datagram per event, handled at once: libuv reads a bounded number per turn of the
@@ -279,6 +298,7 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
       tcpAddress,
       forwardAddress,
       forwarded,
+      sampling,
       close: () => {
         closing ??= closeAll()
         return closing

@@ -6,9 +6,10 @@
  * | route | answer |
  * | --- | --- |
  * | `POST /TraceSummaries`, `/Traces`, `/ServiceGraph`, `/TraceGraph` | as the AWS API ({@link getTraceSummaries} and the others) |
- * | `GET /api/events` | Server-Sent Events: `trace` (added, updated, evicted) and `finding` |
+ * | `GET /api/events` | Server-Sent Events: `trace` (added, updated, evicted), `finding`, and `sampling` (a {@link SamplingReport}) |
  * | `GET /api/lint` | the lint findings kept, newest last |
  * | `GET /api/stats` | the store's counts ({@link TraceStore.stats}) |
+ * | `GET /api/sampling` | the sampling rules, reports and counts ({@link SamplingService.snapshot}) |
  * | `GET /` | the list of routes (the web page comes later) |
  *
  * Safe on a developer's machine: no CORS headers (another site's page cannot read it), a
@@ -20,6 +21,7 @@ import type * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { batchGetTraces, getServiceGraph, getTraceGraph, getTraceSummaries, XrayApiError } from './api'
 import type { TraceSource } from './api'
+import type { SamplingReport, SamplingService } from './sampling'
 import type { StoreEvent, TraceStore } from './store'
 
 /** The largest request body read, in bytes. */
@@ -31,6 +33,8 @@ export const EVENT_HEARTBEAT_MS = 15000
 export interface HttpApiOptions {
   /** The store the API reads. */
   store: TraceStore
+  /** The sampling API whose rules, reports and counts `GET /api/sampling` and the `sampling` events show; without it, no rules and no reports. */
+  sampling?: SamplingService
   /**
    * Extra `Host` values to accept, beside `localhost`, `127.0.0.1` and `[::1]` (each with the
    * server's port) and the address the server is bound to.
@@ -94,7 +98,7 @@ function ownHosts (address: AddressInfo | null, extra: readonly string[]): Set<s
   return hosts
 }
 
-function streamEvents (store: TraceStore, req: http.IncomingMessage, res: http.ServerResponse): void {
+function streamEvents (store: TraceStore, sampling: SamplingService | undefined, req: http.IncomingMessage, res: http.ServerResponse): void {
   res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' })
   res.write(': xraykit viewer events\n\n')
   const send = (event: StoreEvent): void => {
@@ -102,9 +106,10 @@ function streamEvents (store: TraceStore, req: http.IncomingMessage, res: http.S
     res.write(`event: ${name}\ndata: ${JSON.stringify(event)}\n\n`)
   }
   const stop = store.onChange(send)
+  const stopSampling = sampling?.onReport((report: SamplingReport) => { res.write(`event: sampling\ndata: ${JSON.stringify(report)}\n\n`) })
   const heartbeat = setInterval(() => { res.write(': heartbeat\n\n') }, EVENT_HEARTBEAT_MS)
   heartbeat.unref()
-  const end = (): void => { stop(); clearInterval(heartbeat) }
+  const end = (): void => { stop(); stopSampling?.(); clearInterval(heartbeat) }
   req.on('close', end)
   res.on('error', end)
 }
@@ -114,7 +119,7 @@ function streamEvents (store: TraceStore, req: http.IncomingMessage, res: http.S
  * failure inside a route is answered with a 500 and the server goes on.
  */
 export function createHttpApi (options: HttpApiOptions): http.RequestListener {
-  const { store } = options
+  const { store, sampling } = options
   const extra = options.allowedHosts ?? []
   return (req, res) => {
     const server = (req.socket as { server?: http.Server }).server
@@ -142,10 +147,11 @@ export function createHttpApi (options: HttpApiOptions): http.RequestListener {
     }
     if (req.method !== 'GET') { sendError(res, 405, 'MethodNotAllowed', `${path} takes GET`); return }
     try {
-      if (path === '/api/events') streamEvents(store, req, res)
+      if (path === '/api/events') streamEvents(store, sampling, req, res)
+      else if (path === '/api/sampling') sendJson(res, 200, sampling?.snapshot() ?? { rules: [], reports: [], counts: null })
       else if (path === '/api/lint') sendJson(res, 200, { findings: store.findings() })
       else if (path === '/api/stats') sendJson(res, 200, store.stats())
-      else if (path === '/') sendJson(res, 200, { name: 'xraykit viewer', routes: [...Object.keys(READ_ROUTES).map(r => `POST ${r}`), 'GET /api/events', 'GET /api/lint', 'GET /api/stats'] })
+      else if (path === '/') sendJson(res, 200, { name: 'xraykit viewer', routes: [...Object.keys(READ_ROUTES).map(r => `POST ${r}`), 'GET /api/events', 'GET /api/lint', 'GET /api/stats', 'GET /api/sampling'] })
       else sendError(res, 404, 'NotFound', `no route ${path.slice(0, 200)}`)
     } catch {
       if (!res.headersSent) sendError(res, 500, 'InternalFailure', 'the viewer failed to answer; it goes on')

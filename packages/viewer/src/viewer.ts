@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { DaemonStartError, formatAddress, parseAddress, startDaemon } from './daemon'
 import type { Daemon, DaemonAddress } from './daemon'
 import { createHttpApi } from './http'
+import type { SamplingService } from './sampling'
 import { TraceStore } from './store'
 
 /** Options of {@link startViewer}; each matches a command-line option of `xraykit-viewer`. */
@@ -13,8 +14,12 @@ export interface ViewerOptions {
   tcp?: string
   /** Where the read API listens (`--http`). Default `127.0.0.1:2021`; port 0 takes a free one. */
   http?: string
-  /** A real daemon or CloudWatch agent to relay every datagram to, unchanged (`--forward`). */
+  /** A real daemon or CloudWatch agent to relay every datagram to, unchanged, and to proxy the sampling routes to (`--forward`). */
   forward?: string
+  /** The forward daemon's TCP address for the sampling routes (`--forward-tcp`). Default: `forward`. */
+  forwardTcp?: string
+  /** A rules file answered on the TCP address (`--sampling-rules`); see {@link parseSamplingRules}. Default: X-Ray's default rule. */
+  samplingRules?: string
   /** Traces kept at most, oldest evicted first (`--max-traces`). Default 10,000. */
   maxTraces?: number
   /** Bytes of documents kept at most, oldest traces evicted first (`--max-bytes`). Default 64 MiB. */
@@ -33,6 +38,8 @@ export interface Viewer {
   readonly url: string
   /** The traces it keeps. */
   readonly store: TraceStore
+  /** The sampling API it answers, with the reports received. */
+  readonly sampling: SamplingService
   /** Warnings worth printing, such as a listening address other than loopback. */
   readonly warnings: string[]
   /** Stops listening, writes out what the store file still waits for, and closes it. */
@@ -82,9 +89,9 @@ export async function startViewer (options: ViewerOptions = {}): Promise<Viewer>
     await store.appendTo(options.store)
   }
   let daemon: Daemon | null = null
-  const server = http.createServer(createHttpApi({ store }))
   try {
-    daemon = await startDaemon({ udp: options.udp ?? '127.0.0.1:2000', tcp: options.tcp ?? '127.0.0.1:2000', forward: options.forward, store })
+    daemon = await startDaemon({ udp: options.udp ?? '127.0.0.1:2000', tcp: options.tcp ?? '127.0.0.1:2000', forward: options.forward, forwardTcp: options.forwardTcp, samplingRules: options.samplingRules, store })
+    const server = http.createServer(createHttpApi({ store, sampling: daemon.sampling }))
     const bound = await listenHttp(server, httpAddress)
     const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
     const running = daemon
@@ -93,6 +100,7 @@ export async function startViewer (options: ViewerOptions = {}): Promise<Viewer>
       tcpAddress: running.tcpAddress,
       url: `http://${host}:${bound.port}`,
       store,
+      sampling: running.sampling,
       warnings,
       async close () {
         server.closeAllConnections()

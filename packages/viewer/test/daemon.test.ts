@@ -175,12 +175,12 @@ describe('startDaemon', () => {
     }
   })
 
-  it('answers the SDKs\' sampling requests on --tcp with 501 until the sampling API is served', async () => {
+  it('answers the SDKs\' sampling requests on --tcp, with X-Ray\'s default rule without a rules file', async () => {
     const daemon = await start({ udp: '127.0.0.1:0', tcp: '127.0.0.1:0', store: new TraceStore() })
     const tcp = daemon.tcpAddress!
     const res = await fetch(`http://${formatAddress(tcp)}/GetSamplingRules`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })
-    expect(res.status).toBe(501)
-    expect(await res.json()).toEqual({ message: expect.stringMatching(/local sampling rules/) })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ SamplingRuleRecords: [{ SamplingRule: { RuleName: 'Default', Priority: 10000, FixedRate: 0.05, ReservoirSize: 1 } }] })
   })
 
   it('refuses to forward to itself', async () => {

@@ -90,7 +90,7 @@ describe('startViewer', () => {
 describe('the command line', () => {
   it('reads the options, and names the one that is wrong', () => {
     expect(parseCommandLine(['--udp', '127.0.0.1:3000', '--max-traces', '50', '--open'])).toEqual({
-      options: { udp: '127.0.0.1:3000', tcp: undefined, http: undefined, forward: undefined, store: undefined, maxTraces: 50, maxBytes: undefined },
+      options: { udp: '127.0.0.1:3000', tcp: undefined, http: undefined, forward: undefined, forwardTcp: undefined, samplingRules: undefined, store: undefined, maxTraces: 50, maxBytes: undefined },
       open: true,
       help: false
     })

@@ -1,0 +1,368 @@
+import * as http from 'node:http'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CentralizedSampler } from '@xraykit/core'
+import type { Logger, Sampler, SamplingDecision } from '@xraykit/core'
+import { DaemonStartError, formatAddress, parseSamplingRules, SamplingService, startViewer } from '@xraykit/viewer'
+import type { DaemonAddress, SamplingReport, SamplingSnapshot, Viewer } from '@xraykit/viewer'
+
+// Centralized sampling on the viewer's TCP address, as SDKs use it: xraykit's own
+// CentralizedSampler and the official SDK's service connector poll a viewer started in-process.
+
+const PORT_0 = { udp: '127.0.0.1:0', tcp: '127.0.0.1:0', http: '127.0.0.1:0' }
+const FALLBACK: SamplingDecision = Object.freeze({ sampled: false, ruleName: 'fallback-marker' })
+const fallback: Sampler = { shouldSample: () => FALLBACK }
+const quiet: Logger = { debug () {}, info () {}, warn () {}, error () {} }
+
+let dir: string
+const viewers: Viewer[] = []
+const samplers: CentralizedSampler[] = []
+const servers: http.Server[] = []
+
+beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'xraykit-sampling-')) })
+afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+afterEach(async () => {
+  jest.restoreAllMocks()
+  for (const s of samplers.splice(0)) s.stop()
+  await Promise.all(viewers.splice(0).map(v => v.close()))
+  await Promise.all(servers.splice(0).map(s => { s.closeAllConnections(); return new Promise(resolve => s.close(resolve)) }))
+})
+
+let files = 0
+async function rulesFile (content: unknown): Promise<string> {
+  const file = join(dir, `rules-${++files}.json`)
+  await writeFile(file, typeof content === 'string' ? content : JSON.stringify(content))
+  return file
+}
+
+async function viewer (options: Parameters<typeof startViewer>[0] = {}): Promise<Viewer> {
+  const v = await startViewer({ ...PORT_0, ...options })
+  viewers.push(v)
+  return v
+}
+
+function sampler (address: DaemonAddress): CentralizedSampler {
+  const s = new CentralizedSampler({ address, fallback, logger: quiet })
+  samplers.push(s)
+  return s
+}
+
+function deadline<T> (promise: Promise<T>, what: string, ms = 5000): Promise<T> {
+  let timer: NodeJS.Timeout
+  const late = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms) })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
+
+interface Answer { status: number, headers: http.IncomingHttpHeaders, body: string }
+
+/** One request on its own connection; `body` may be a Buffer or a string. */
+function request (address: DaemonAddress, path: string, options: { method?: string, body?: string | Buffer, headers?: http.OutgoingHttpHeaders } = {}): Promise<Answer> {
+  return deadline(new Promise<Answer>((resolve, reject) => {
+    const req = http.request({ host: address.host, port: address.port, path, method: options.method ?? 'POST', agent: false, headers: { 'content-type': 'application/json', ...options.headers } }, res => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { body += c })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+      res.on('error', reject)
+    })
+    // the viewer may drop the connection after answering a body it would not read
+    req.on('error', reject)
+    req.end(options.body)
+  }), `answer to ${path}`)
+}
+
+async function snapshot (v: Viewer): Promise<SamplingSnapshot> {
+  const res = await fetch(`${v.url}/api/sampling`)
+  expect(res.status).toBe(200)
+  return await res.json() as SamplingSnapshot
+}
+
+/** Resolves with the first `sampling` event of the viewer's event stream after `trigger` runs. */
+function nextSamplingEvent (v: Viewer, trigger: () => unknown): Promise<SamplingReport> {
+  return deadline(new Promise<SamplingReport>((resolve, reject) => {
+    const req = http.get(`${v.url}/api/events`, { agent: false }, res => {
+      let text = ''
+      let triggered = false
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => {
+        text += c
+        if (!triggered && text.includes('\n\n')) { triggered = true; void trigger() }
+        const m = /event: sampling\ndata: (.*)\n\n/.exec(text)
+        if (m !== null) { req.destroy(); resolve(JSON.parse(m[1]) as SamplingReport) }
+      })
+    })
+    req.on('error', reject)
+  }), 'sampling event')
+}
+
+async function listen (handler: http.RequestListener): Promise<{ server: http.Server, address: DaemonAddress, received: Array<{ path: string, body: string }> }> {
+  const received: Array<{ path: string, body: string }> = []
+  const server = http.createServer((req, res) => {
+    let body = ''
+    req.setEncoding('utf8')
+    req.on('data', (c: string) => { body += c })
+    req.on('end', () => { received.push({ path: req.url ?? '', body }); handler(req, res) })
+  })
+  servers.push(server)
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return { server, address: { host: '127.0.0.1', port: (server.address() as AddressInfo).port }, received }
+}
+
+async function closedPort (): Promise<number> {
+  const server = http.createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
+const ORDERS_RULES = {
+  version: 2,
+  rules: [{ description: 'orders', host: '*', http_method: 'POST', url_path: '/orders*', fixed_target: 2, rate: 0 }],
+  default: { fixed_target: 0, rate: 0 }
+}
+
+describe('xraykit\'s CentralizedSampler against the viewer', () => {
+  it('gets the rules of a local rules document, samples by them, and its reports show in /api/sampling and as events', async () => {
+    const v = await viewer({ samplingRules: await rulesFile(ORDERS_RULES) })
+    const s = sampler(v.tcpAddress!)
+    await expect(s.refreshRules()).resolves.toBe(true)
+
+    const now = Date.now()
+    const second = Math.floor(now / 1000) * 1000
+    jest.spyOn(Date, 'now').mockReturnValue(second + 100)
+    // no quota yet: one borrowed a second, then the rate (0)
+    expect(s.shouldSample('shop', 'POST', '/orders/1', 'svc')).toEqual({ sampled: true, ruleName: 'local-1' })
+    expect(s.shouldSample('shop', 'POST', '/orders/2', 'svc')).toEqual({ sampled: false, ruleName: 'local-1' })
+    expect(s.shouldSample('shop', 'GET', '/health', 'svc')).toEqual({ sampled: false, ruleName: 'Default' })
+    jest.restoreAllMocks()
+
+    const report = await nextSamplingEvent(v, () => s.refreshTargets())
+    expect(report).toMatchObject({ answeredBy: 'local', clientId: expect.stringMatching(/^[0-9a-f]{24}$/) })
+    expect(report.documents).toEqual([
+      { RuleName: 'local-1', ClientID: report.clientId, Timestamp: expect.any(Number), RequestCount: 2, SampledCount: 1, BorrowCount: 1 },
+      { RuleName: 'Default', ClientID: report.clientId, Timestamp: expect.any(Number), RequestCount: 1, SampledCount: 0, BorrowCount: 0 }
+    ])
+
+    // the quota from the targets: the whole reservoir (2 a second) for this client
+    jest.spyOn(Date, 'now').mockReturnValue(Date.now() + 1000)
+    expect([1, 2, 3].map(i => s.shouldSample('shop', 'POST', `/orders/${i}`, 'svc').sampled)).toEqual([true, true, false])
+    jest.restoreAllMocks()
+
+    const snap = await snapshot(v)
+    expect(snap.rules.map(r => [r.RuleName, r.Priority, r.ReservoirSize, r.FixedRate, r.HTTPMethod, r.URLPath])).toEqual([
+      ['local-1', 1, 2, 0, 'POST', '/orders*'],
+      ['Default', 10000, 0, 0, '*', '*']
+    ])
+    expect(snap.reports).toEqual([report])
+    expect(snap.counts).toMatchObject({ rulesRequests: expect.any(Number), targetsRequests: 1, forwarded: 0, forwardFailures: 0, rejected: 0 })
+    expect(snap.counts.rulesRequests).toBeGreaterThanOrEqual(1)
+  })
+
+  it('reads the X-Ray API\'s shape as aws xray get-sampling-rules prints it, adding Default', async () => {
+    const rules = {
+      SamplingRuleRecords: [{
+        CreatedAt: 0,
+        ModifiedAt: 1530558121,
+        SamplingRule: { RuleName: 'billing', RuleARN: 'arn:aws:xray:us-east-1:123456789012:sampling-rule/billing', ResourceARN: '*', Priority: 5, FixedRate: 1, ReservoirSize: 0, ServiceName: 'billing-*', ServiceType: '*', Host: '*', HTTPMethod: '*', URLPath: '*', Version: 1, Attributes: {} }
+      }]
+    }
+    const v = await viewer({ samplingRules: await rulesFile(rules) })
+    const s = sampler(v.tcpAddress!)
+    await expect(s.refreshRules()).resolves.toBe(true)
+    expect(s.shouldSample(undefined, 'GET', '/', 'billing-eu')).toEqual({ sampled: true, ruleName: 'billing' })
+    expect(s.shouldSample(undefined, 'GET', '/', 'orders').ruleName).toBe('Default')
+    const res = await request(v.tcpAddress!, '/GetSamplingRules', { body: '{}' })
+    const body = JSON.parse(res.body)
+    expect(body.SamplingRuleRecords.map((r: { SamplingRule: { RuleName: string } }) => r.SamplingRule.RuleName)).toEqual(['billing', 'Default'])
+    expect(body.SamplingRuleRecords[0]).toMatchObject({ CreatedAt: expect.any(Number), ModifiedAt: expect.any(Number), SamplingRule: rules.SamplingRuleRecords[0].SamplingRule })
+  })
+
+  it('without a rules file answers X-Ray\'s default rule, and targets with quota, TTL and interval', async () => {
+    const v = await viewer()
+    const rules = JSON.parse((await request(v.tcpAddress!, '/GetSamplingRules', { body: '{}' })).body)
+    expect(rules.SamplingRuleRecords).toEqual([{
+      CreatedAt: expect.any(Number),
+      ModifiedAt: expect.any(Number),
+      SamplingRule: { RuleName: 'Default', RuleARN: expect.stringMatching(/sampling-rule\/Default$/), ResourceARN: '*', Priority: 10000, FixedRate: 0.05, ReservoirSize: 1, ServiceName: '*', ServiceType: '*', Host: '*', HTTPMethod: '*', URLPath: '*', Version: 1, Attributes: {} }
+    }])
+    const before = Math.floor(Date.now() / 1000)
+    const stats = { SamplingStatisticsDocuments: [{ RuleName: 'Default', ClientID: 'ABCDEF1234567890ABCDEF10', Timestamp: before, RequestCount: 3, SampledCount: 1, BorrowCount: 1 }, { RuleName: 'gone', ClientID: 'ABCDEF1234567890ABCDEF10', Timestamp: before, RequestCount: 1, SampledCount: 0 }] }
+    const targets = JSON.parse((await request(v.tcpAddress!, '/SamplingTargets', { body: JSON.stringify(stats) })).body)
+    expect(targets).toEqual({
+      SamplingTargetDocuments: [{ RuleName: 'Default', FixedRate: 0.05, ReservoirQuota: 1, ReservoirQuotaTTL: expect.any(Number), Interval: 10 }],
+      LastRuleModification: expect.any(Number),
+      UnprocessedStatistics: [{ RuleName: 'gone', ErrorCode: '400', Message: expect.any(String) }]
+    })
+    expect(targets.SamplingTargetDocuments[0].ReservoirQuotaTTL - before).toBeGreaterThanOrEqual(10)
+    expect(targets.LastRuleModification).toBeLessThanOrEqual(Date.now() / 1000)
+    expect((await snapshot(v)).reports[0]).toMatchObject({ clientId: 'ABCDEF1234567890ABCDEF10', documents: stats.SamplingStatisticsDocuments })
+  })
+})
+
+describe('the official SDK (aws-xray-sdk-core) against the viewer', () => {
+  // Its pollers run on timers of minutes and seconds; its service connector, which they call,
+  // is driven directly instead, pointed at the viewer through the SDK's daemon configuration.
+  interface OfficialRule { getName (): string, getRate (): number, incrementRequestCount (): void, incrementSampledCount (): void }
+  interface Target { rate: number, quota: number, TTL: number, interval: number }
+  const connector: {
+    clientId: string
+    fetchSamplingRules (cb: (err: Error | null, rules?: OfficialRule[]) => void): void
+    fetchTargets (rules: OfficialRule[], cb: (err: Error | null, targets?: Record<string, Target>, freshness?: number) => void): void
+  } = require('aws-xray-sdk-core/dist/lib/middleware/sampling/service_connector')
+  const daemonConfig: { setDaemonAddress (address: string): void } = require('aws-xray-sdk-core/dist/lib/daemon_config')
+
+  it('fetches the rules and reports its statistics, which show in /api/sampling', async () => {
+    const v = await viewer({ samplingRules: await rulesFile(ORDERS_RULES) })
+    daemonConfig.setDaemonAddress(`tcp:${formatAddress(v.tcpAddress!)} udp:${formatAddress(v.udpAddress)}`)
+    const rules = await deadline(new Promise<OfficialRule[]>((resolve, reject) => connector.fetchSamplingRules((err, r) => err === null ? resolve(r!) : reject(err))), 'rules')
+    expect(rules.map(r => [r.getName(), r.getRate()])).toEqual([['local-1', 0], ['Default', 0]])
+    rules[0].incrementRequestCount()
+    rules[0].incrementSampledCount()
+    const [targets, freshness] = await deadline(new Promise<[Record<string, Target>, number]>((resolve, reject) => connector.fetchTargets(rules, (err, t, f) => err === null ? resolve([t!, f!]) : reject(err))), 'targets')
+    expect(targets['local-1']).toMatchObject({ rate: 0, quota: 2, interval: 10 })
+    expect(targets.Default).toMatchObject({ rate: 0, quota: 0, interval: 10 })
+    expect(typeof freshness).toBe('number')
+    const snap = await snapshot(v)
+    expect(snap.reports).toHaveLength(1)
+    expect(snap.reports[0].clientId).toBe(connector.clientId)
+    expect(snap.reports[0].documents[0]).toMatchObject({ RuleName: 'local-1', RequestCount: 1, SampledCount: 1, BorrowCount: 0 })
+    expect(snap.counts).toMatchObject({ rulesRequests: 1, targetsRequests: 1 })
+  })
+})
+
+describe('--forward', () => {
+  const daemonRule = { RuleName: 'from-daemon', RuleARN: 'arn:aws:xray:us-east-1:1:sampling-rule/from-daemon', ResourceARN: '*', Priority: 1, FixedRate: 1, ReservoirSize: 0, ServiceName: '*', ServiceType: '*', Host: '*', HTTPMethod: '*', URLPath: '*', Version: 1, Attributes: {} }
+
+  it('proxies both routes to the forward daemon\'s TCP port, byte for byte, and still keeps the reports', async () => {
+    const daemon = await listen((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' })
+      res.end(JSON.stringify(req.url === '/GetSamplingRules'
+        ? { SamplingRuleRecords: [{ CreatedAt: 0, ModifiedAt: 0, SamplingRule: daemonRule }] }
+        : { SamplingTargetDocuments: [{ RuleName: 'from-daemon', FixedRate: 0.5, ReservoirQuota: 7, ReservoirQuotaTTL: Date.now() / 1000 + 60, Interval: 10 }], LastRuleModification: 0, UnprocessedStatistics: [] }))
+    })
+    const v = await viewer({ forward: formatAddress(daemon.address), samplingRules: await rulesFile(ORDERS_RULES) })
+    const s = sampler(v.tcpAddress!)
+    await expect(s.refreshRules()).resolves.toBe(true)
+    expect(s.shouldSample(undefined, 'POST', '/orders/1', 'svc').ruleName).toBe('from-daemon')
+    await expect(s.refreshTargets()).resolves.toBe(true)
+    expect(daemon.received.map(r => r.path)).toEqual(expect.arrayContaining(['/GetSamplingRules', '/SamplingTargets']))
+    const sent = daemon.received.find(r => r.path === '/SamplingTargets')!
+    expect(JSON.parse(sent.body).SamplingStatisticsDocuments[0]).toMatchObject({ RuleName: 'from-daemon', RequestCount: 1 })
+    const snap = await snapshot(v)
+    expect(snap.reports).toEqual([expect.objectContaining({ answeredBy: 'forward' })])
+    expect(snap.counts).toMatchObject({ targetsRequests: 1, forwardFailures: 0, lastForwardError: null })
+    expect(snap.counts.forwarded).toBe(snap.counts.rulesRequests + 1)
+  })
+
+  it('answers locally, and counts it, when the forward daemon refuses the connection or cannot reach X-Ray', async () => {
+    const v = await viewer({ forward: `127.0.0.1:${await closedPort()}`, samplingRules: await rulesFile(ORDERS_RULES) })
+    const s = sampler(v.tcpAddress!)
+    await expect(s.refreshRules()).resolves.toBe(true)
+    expect(s.shouldSample(undefined, 'POST', '/orders/1', 'svc').ruleName).toBe('local-1')
+    await expect(s.refreshTargets()).resolves.toBe(true)
+    const snap = await snapshot(v)
+    expect(snap.reports).toEqual([expect.objectContaining({ answeredBy: 'local' })])
+    expect(snap.counts.forwarded).toBe(0)
+    expect(snap.counts.forwardFailures).toBe(snap.counts.rulesRequests + 1)
+    expect(snap.counts.lastForwardError).toMatch(/ECONNREFUSED/)
+
+    // a daemon that answers 502 (it cannot reach X-Ray) is not an answer either
+    const daemon = await listen((_req, res) => { res.writeHead(502); res.end() })
+    const w = await viewer({ forward: formatAddress(daemon.address) })
+    const rules = JSON.parse((await request(w.tcpAddress!, '/GetSamplingRules', { body: '{}' })).body)
+    expect(rules.SamplingRuleRecords[0].SamplingRule.RuleName).toBe('Default')
+    expect((await snapshot(w)).counts).toMatchObject({ forwarded: 0, forwardFailures: 1, lastForwardError: expect.stringMatching(/HTTP 502/) })
+  })
+
+  it('answers locally when the forward daemon does not answer in time', async () => {
+    const daemon = await listen(() => { /* never answers */ })
+    const service = new SamplingService({ forward: daemon.address, forwardTimeout: 50 })
+    const server = http.createServer(service.handler())
+    servers.push(server)
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const res = await request({ host: '127.0.0.1', port: (server.address() as AddressInfo).port }, '/GetSamplingRules', { body: '{}' })
+    expect(res.status).toBe(200)
+    expect(JSON.parse(res.body).SamplingRuleRecords[0].SamplingRule.RuleName).toBe('Default')
+    expect(service.snapshot().counts).toMatchObject({ forwardFailures: 1, lastForwardError: expect.stringMatching(/no answer within 50 ms/) })
+    service.close()
+  })
+})
+
+describe('a bad rules file', () => {
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['not JSON', '{"version": 2,', /is not JSON/],
+    ['a local document without default', { version: 2, rules: [] }, /needs a "default" object/],
+    ['an unknown version', { version: 3, default: { fixed_target: 1, rate: 0.1 } }, /"version": 1 or 2/],
+    ['a rate over 1', { version: 2, rules: [{ host: '*', http_method: '*', url_path: '/a', fixed_target: 1, rate: 2 }], default: { fixed_target: 1, rate: 0.1 } }, /rules\[0\]: rate must be a number from 0 to 1/],
+    ['a version 1 key in a version 2 document', { version: 2, rules: [{ service_name: '*', http_method: '*', url_path: '/a', fixed_target: 1, rate: 1 }], default: { fixed_target: 1, rate: 0.1 } }, /unknown key service_name/],
+    ['an API rule without a priority', [{ RuleName: 'a', FixedRate: 0.1, ReservoirSize: 1 }], /rule 0 \(a\): Priority must be an integer/],
+    ['two rules of one name', [{ RuleName: 'a', Priority: 1, FixedRate: 0.1, ReservoirSize: 1 }, { RuleName: 'a', Priority: 2, FixedRate: 0.1, ReservoirSize: 1 }], /two rules are named a/],
+    ['something else', { rules: [] }, /expected an array of SamplingRule objects/]
+  ]
+
+  it.each(cases)('%s is a startup error naming --sampling-rules', async (_name, content, message) => {
+    const file = await rulesFile(content)
+    const started = startViewer({ ...PORT_0, samplingRules: file })
+    await expect(started).rejects.toBeInstanceOf(DaemonStartError)
+    await expect(started).rejects.toMatchObject({ option: '--sampling-rules', code: 'EINVAL', message: expect.stringMatching(message) })
+    await expect(started).rejects.toThrow(`--sampling-rules ${file}`)
+  })
+
+  it('a missing file says so', async () => {
+    await expect(startViewer({ ...PORT_0, samplingRules: join(dir, 'nope.json') })).rejects.toMatchObject({ option: '--sampling-rules', code: 'ENOENT', message: expect.stringMatching(/cannot be read: no such file/) })
+  })
+
+  it('version 1 documents use service_name for the host', () => {
+    const rules = parseSamplingRules(JSON.stringify({ version: 1, rules: [{ service_name: 'shop.*', http_method: 'GET', url_path: '*', fixed_target: 0, rate: 1 }], default: { fixed_target: 1, rate: 0.05 } }))
+    expect(rules.map(r => [r.RuleName, r.Host, r.ServiceName])).toEqual([['local-1', 'shop.*', '*'], ['Default', '*', '*']])
+  })
+})
+
+describe('the TCP address refuses everything else, and never crashes', () => {
+  it('answers unknown routes with 404, other methods with 405, as JSON', async () => {
+    const v = await viewer()
+    const tcp = v.tcpAddress!
+    for (const [path, method, status] of [['/', 'GET', 404], ['/GetSamplingRules', 'GET', 405], ['/TraceSummaries', 'POST', 404], ['/SamplingTargets/x', 'POST', 404]] as const) {
+      const res = await request(tcp, path, { method, body: method === 'POST' ? '{}' : undefined })
+      expect([path, res.status]).toEqual([path, status])
+      expect(res.headers['content-type']).toBe('application/json')
+      expect(JSON.parse(res.body)).toEqual({ __type: expect.any(String), message: expect.any(String) })
+    }
+    expect((await snapshot(v)).counts.rejected).toBe(4)
+  })
+
+  it('answers hostile bodies with 400 or 413 and goes on', async () => {
+    const v = await viewer()
+    const tcp = v.tcpAddress!
+    const bad: Array<[string | Buffer, number, RegExp]> = [
+      ['{"SamplingStatisticsDocuments":', 400, /not JSON/],
+      [Buffer.from([0xff, 0xfe, 0x00, 0x7b]), 400, /not JSON/],
+      ['[1, 2]', 400, /must be a JSON object/],
+      ['"text"', 400, /must be a JSON object/],
+      ['['.repeat(30000) + ']'.repeat(30000), 400, /must be a JSON object/],
+      ['{"SamplingStatisticsDocuments": "all"}', 400, /must be an array/],
+      [JSON.stringify({ SamplingStatisticsDocuments: [{ RuleName: 'Default', ClientID: 'c', Timestamp: 1, RequestCount: -1, SampledCount: 0 }] }), 400, /RequestCount/],
+      [JSON.stringify({ SamplingStatisticsDocuments: Array.from({ length: 26 }, () => ({ RuleName: 'Default', ClientID: 'c', Timestamp: 1, RequestCount: 1, SampledCount: 0 })) }), 400, /at most 25/],
+      [JSON.stringify({ SamplingStatisticsDocuments: [{ RuleName: 'x'.repeat(33), ClientID: 'c', Timestamp: 1, RequestCount: 1, SampledCount: 0 }] }), 400, /RuleName/],
+      ['{"a":"' + 'x'.repeat(70 * 1024) + '"}', 413, /over 65536 bytes/]
+    ]
+    for (const [body, status, message] of bad) {
+      const res = await request(tcp, '/SamplingTargets', { body })
+      expect([res.status, JSON.parse(res.body).message]).toEqual([status, expect.stringMatching(message)])
+    }
+    // a declared length over the cap is refused before reading
+    const declared = await new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: tcp.host, port: tcp.port, path: '/GetSamplingRules', method: 'POST', agent: false, headers: { 'content-length': 10 * 1024 * 1024 } }, res => { res.resume(); resolve(res.statusCode ?? 0) })
+      req.on('error', reject)
+      req.write('{')
+    })
+    expect(declared).toBe(413)
+    const snap = await snapshot(v)
+    expect(snap.reports).toEqual([])
+    expect(snap.counts).toMatchObject({ rejected: bad.length + 1, targetsRequests: 0 })
+    expect((await request(tcp, '/GetSamplingRules', { body: '' })).status).toBe(200)
+  })
+})
