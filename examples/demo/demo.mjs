@@ -1,19 +1,21 @@
 #!/usr/bin/env node
 // The xraykit demo: no AWS account needed.
 //
-// It stands in for the X-Ray daemon on a loopback UDP port, starts the Express, Koa and
-// Fastify example apps pointed at it (AWS_XRAY_DAEMON_ADDRESS), sends each the same few
-// requests, waits for their segments and prints every trace as a tree. It exits 0 when
-// everything expected arrived, 1 with the reasons when not.
+// It starts the viewer (@xraykit/viewer) as the stand-in for the X-Ray daemon on loopback
+// ports, starts the Express, Koa and Fastify example apps pointed at it
+// (AWS_XRAY_DAEMON_ADDRESS), sends each the same few requests, waits for their segments,
+// prints every trace as a tree, and checks through the viewer's read API that every trace
+// is there with no lint finding. It exits 0 when everything expected arrived, 1 with the
+// reasons when not.
 //
 //   node examples/demo/demo.mjs           run once and exit
 //   node examples/demo/demo.mjs --keep    then keep the apps running and print traces as they arrive
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import dgram from 'node:dgram'
 import http from 'node:http'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { startViewer } from '@xraykit/viewer'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const EXAMPLES = path.resolve(HERE, '..')
@@ -197,45 +199,46 @@ function printTrace (segment, independents = [], note = '') {
 
 // -- the stand-in daemon ---------------------------------------------------------------------
 
-/** A UDP socket that reads datagrams as the X-Ray daemon does: header line, newline, document. */
+/**
+ * The viewer (@xraykit/viewer), in this process, as the stand-in for the X-Ray daemon: it
+ * reads datagrams as the daemon does and keeps them; this gives the demo the documents that
+ * arrived, in order, and the datagrams the viewer found fault with.
+ */
 class Receiver {
   constructor () {
     this.documents = []
     this.rejected = []
-    this.bytes = 0
     this.waiters = []
     this.onDocument = null
-    this.socket = dgram.createSocket('udp4')
-    this.socket.on('message', (raw) => this.receive(raw))
+    this.viewer = null
+    this.seen = new Set()
   }
 
   async start () {
-    await new Promise((resolve, reject) => {
-      this.socket.once('error', reject)
-      this.socket.bind(0, '127.0.0.1', () => { this.socket.off('error', reject); resolve() })
+    this.viewer = await startViewer({ udp: '127.0.0.1:0', tcp: '127.0.0.1:0', http: '127.0.0.1:0' })
+    const { store } = this.viewer
+    store.onChange((event) => {
+      if (event.type === 'finding') this.rejected.push(`${event.finding.kind}: ${event.finding.message}`)
+      else if (event.type === 'trace-added' || event.type === 'trace-updated') this.receive(store.get(event.traceId))
+      this.waiters = this.waiters.filter(w => !w())
     })
-    return this.socket.address()
+    return this.viewer.udpAddress
   }
 
-  receive (raw) {
-    this.bytes += raw.length
-    const nl = raw.indexOf(0x0a)
-    if (nl < 0 || nl === raw.length - 1) { this.rejected.push('missing header or document (no newline, or nothing after it)'); return }
-    let header
-    try { header = JSON.parse(raw.subarray(0, nl).toString('utf8')) } catch { header = null }
-    // the daemon accepts any spelling of the header that decodes to format "json" (any case), version 1
-    if (header === null || typeof header.format !== 'string' || header.format.toLowerCase() !== 'json' || header.version !== 1) {
-      this.rejected.push(`invalid header ${clip(raw.subarray(0, nl).toString('utf8'), 60)}`)
-      return
+  /** The documents of a trace not seen before (a completed copy of an in-progress one is new). */
+  receive (kept) {
+    if (kept === undefined) return
+    for (const { text } of kept.documents) {
+      if (this.seen.has(text)) continue
+      this.seen.add(text)
+      const doc = JSON.parse(text)
+      this.documents.push(doc)
+      if (this.onDocument !== null) this.onDocument(doc)
     }
-    let doc
-    try { doc = JSON.parse(raw.subarray(nl + 1).toString('utf8')) } catch (err) {
-      this.rejected.push(`document is not JSON: ${err.message}`)
-      return
-    }
-    this.documents.push(doc)
-    if (this.onDocument !== null) this.onDocument(doc)
-    this.waiters = this.waiters.filter(w => !w())
+  }
+
+  get bytes () {
+    return this.viewer.store.stats().bytes
   }
 
   /** Resolves `true` once `test()` holds, `false` after `timeoutMs`. */
@@ -253,8 +256,24 @@ class Receiver {
     })
   }
 
+  /** What the viewer's read API says: the trace ids it summarises, and its lint findings. */
+  async readApi (sinceMs) {
+    const now = Date.now() / 1000
+    const res = await fetch(`${this.viewer.url}/TraceSummaries`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ StartTime: sinceMs / 1000 - 60, EndTime: now + 60, TimeRangeType: 'Event' })
+    })
+    if (res.status !== 200) throw new Error(`POST /TraceSummaries answered ${res.status}: ${await res.text()}`)
+    const ids = new Set()
+    const page = await res.json()
+    for (const s of page.TraceSummaries) ids.add(s.Id)
+    const lint = await (await fetch(`${this.viewer.url}/api/lint`)).json()
+    return { ids, findings: lint.findings }
+  }
+
   close () {
-    return new Promise(resolve => this.socket.close(() => resolve()))
+    return this.viewer.close()
   }
 }
 
@@ -421,7 +440,8 @@ async function main () {
   const daemonAddress = `127.0.0.1:${daemonPort}`
 
   out(bold('xraykit demo'))
-  out(dim(`A stand-in for the X-Ray daemon listens on udp ${daemonAddress}; the apps send their segments there.`))
+  out(dim(`The viewer stands in for the X-Ray daemon on udp ${daemonAddress}; the apps send their segments there.`))
+  out(dim(`Its read API: ${receiver.viewer.url} (aws xray get-trace-summaries --endpoint-url ${receiver.viewer.url} …)`))
   out()
 
   try {
@@ -506,7 +526,16 @@ async function main () {
       }
       out()
     }
-    for (const reason of receiver.rejected) problems.push(`a datagram the daemon would drop: ${reason}`)
+    for (const reason of receiver.rejected) problems.push(`a datagram the viewer found fault with: ${reason}`)
+    try {
+      const { ids, findings } = await receiver.readApi(sentAt)
+      const missing = [...new Set(expected.map(({ app, r }) => segmentFor(receiver, app, r)?.trace_id).filter(id => id !== undefined))].filter(id => !ids.has(id))
+      for (const id of missing) problems.push(`the viewer's read API (POST /TraceSummaries) has no trace ${id}`)
+      if (findings.length > 0) problems.push(`the viewer has ${findings.length} lint finding(s): ${findings.slice(0, 3).map(f => `${f.kind}: ${f.message}`).join('; ')}`)
+      if (missing.length === 0 && findings.length === 0) out(dim(`The viewer's read API lists all ${ids.size} traces, with no lint finding.`))
+    } catch (err) {
+      problems.push(`the viewer's read API failed: ${err.message}`)
+    }
 
     if (keep && problems.length === 0) {
       kept = true
@@ -545,6 +574,7 @@ async function keepRunning (receiver, independents) {
   for (const app of APPS) out(`  ${app.service.padEnd(16)} ${urlOf(app.port, '')}    ${dim(`curl ${urlOf(app.port, '/users/7')}`)}`)
   out()
   out(dim('Their traces print here as they arrive. Try /users/7, /users/42, /users/999, /boom or /health. Ctrl-C stops.'))
+  out(dim(`The viewer keeps them too: ${receiver.viewer.url}`))
   out()
   for (const app of APPS) app.echoStderr = true
   receiver.onDocument = (doc) => {
