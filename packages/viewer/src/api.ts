@@ -56,6 +56,8 @@ export interface TraceSource {
   }>
   /** One kept trace, or undefined. */
   get (id: string): SourceTrace | undefined
+  /** One kept trace without its documents (cheaper, for scans), or undefined. */
+  peek (id: string): Pick<SourceTrace, 'trace' | 'lastReceivedAt'> | undefined
 }
 
 /** One document of a trace, as `BatchGetTraces` gives it. */
@@ -217,7 +219,7 @@ export function getTraceSummaries (source: TraceSource, request: unknown): Trace
   const matched: TraceSummary[] = []
   let processed = 0
   for (const { id } of source.list()) {
-    const kept = source.get(id)
+    const kept = source.peek(id)
     if (kept === undefined) continue
     const when = rangeType === 'TraceId' ? traceIdTime(id) : rangeType === 'Event' ? kept.lastReceivedAt / 1000 : lastSegmentEnd(kept.trace)
     if (!(when >= start && when <= end)) continue
@@ -270,6 +272,17 @@ export function mergedDocuments (texts: Iterable<string>): MergedDocument[] {
   }
   const copies = roots.map(r => structuredClone(r))
   for (const r of copies) visit(r, 0)
+  // where each child id sits among its parent's subsegments, built once per parent
+  const positions = new Map<RawEntity, Map<string, number>>()
+  const childIndex = (parent: RawEntity, children: unknown[]): Map<string, number> => {
+    let map = positions.get(parent)
+    if (map === undefined) {
+      map = new Map()
+      children.forEach((c, i) => { if (c !== null && typeof c === 'object' && typeof (c as RawEntity).id === 'string') map!.set((c as RawEntity).id as string, i) })
+      positions.set(parent, map)
+    }
+    return map
+  }
   const orphans: RawEntity[] = []
   let pending = independent.map(s => structuredClone(s))
   // attach in rounds, so a chain of independent subsegments finds its parents in any order
@@ -281,9 +294,9 @@ export function mergedDocuments (texts: Iterable<string>): MergedDocument[] {
       if (parent === undefined) { left.push(sub); continue }
       const { type: _type, trace_id: _trace, parent_id: _parent, ...embedded } = sub as RawEntity & { trace_id?: unknown }
       const children: unknown[] = Array.isArray(parent.subsegments) ? parent.subsegments as unknown[] : (parent.subsegments = [])
-      const at = children.findIndex(c => c !== null && typeof c === 'object' && (c as RawEntity).id === sub.id)
-      if (at >= 0) children[at] = embedded
-      else children.push(embedded)
+      const at = childIndex(parent, children).get(sub.id as string)
+      if (at !== undefined) children[at] = embedded
+      else childIndex(parent, children).set(sub.id as string, children.push(embedded) - 1)
       visit(embedded, 0)
       progress = true
     }
@@ -317,7 +330,7 @@ export function getServiceGraph (source: TraceSource, request: unknown): Service
   const { start, end } = range(req)
   const traces: Trace[] = []
   for (const { id } of source.list()) {
-    const kept = source.get(id)
+    const kept = source.peek(id)
     if (kept !== undefined) traces.push(kept.trace)
   }
   const graph = serviceGraph(traces, { start, end })
@@ -331,7 +344,7 @@ export function getTraceGraph (source: TraceSource, request: unknown): TraceGrap
   const from = offset(req)
   const traces: Trace[] = []
   for (const id of ids.slice(from, from + TRACES_PER_CALL)) {
-    const kept = source.get(id)
+    const kept = source.peek(id)
     if (kept !== undefined) traces.push(kept.trace)
   }
   const result: TraceGraphResult = { Services: traceGraph(traces).Services }

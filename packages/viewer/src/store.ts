@@ -357,6 +357,12 @@ export class TraceStore {
     return { ...info(id, entry), documents: [...entry.documents.values()], trace: entry.builder.build() }
   }
 
+  /** A kept trace's built {@link Trace} and arrival time, without copying its documents: what scans read. */
+  peek (id: string): Pick<StoredTrace, 'trace' | 'lastReceivedAt'> | undefined {
+    const entry = this.traces.get(id)
+    return entry === undefined ? undefined : { trace: entry.builder.build(), lastReceivedAt: entry.lastReceivedAt }
+  }
+
   /** The kept traces, the most recently updated first. */
   list (): TraceInfo[] {
     const out: TraceInfo[] = []

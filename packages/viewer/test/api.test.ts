@@ -35,6 +35,10 @@ class Source implements TraceSource {
   get (id: string): { trace: Trace, documents: Array<{ text: string }>, lastReceivedAt: number } | undefined {
     return this.traces.get(id)
   }
+
+  peek (id: string): { trace: Trace, lastReceivedAt: number } | undefined {
+    return this.traces.get(id)
+  }
 }
 
 /** A trace id whose time part is `T0 + seconds`. */
