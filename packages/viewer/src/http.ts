@@ -121,10 +121,16 @@ function streamEvents (store: TraceStore, sampling: SamplingService | undefined,
 export function createHttpApi (options: HttpApiOptions): http.RequestListener {
   const { store, sampling } = options
   const extra = options.allowedHosts ?? []
+  // the names each server answers to, worked out at its first request (it is bound by then)
+  const hostsOf = new WeakMap<object, Set<string>>()
   return (req, res) => {
     const server = (req.socket as { server?: http.Server }).server
-    const address = server?.address()
-    const hosts = ownHosts(typeof address === 'object' && address !== null ? address : null, extra)
+    let hosts = server === undefined ? undefined : hostsOf.get(server)
+    if (hosts === undefined) {
+      const address = server?.address()
+      hosts = ownHosts(typeof address === 'object' && address !== null ? address : null, extra)
+      if (server !== undefined) hostsOf.set(server, hosts)
+    }
     const host = (req.headers.host ?? '').toLowerCase()
     if (!hosts.has(host)) {
       sendError(res, 421, 'MisdirectedRequest', `this viewer answers to ${[...hosts].join(', ')}, not to Host "${host.slice(0, 100)}"`)

@@ -208,3 +208,19 @@ describe('summarize', () => {
     expect(s.Duration).toBe(0)
   })
 })
+
+describe('ordering (the shrunk counterexample of the arrival-order property)', () => {
+  it('orders segments and independent subsegments that start at the same time by id, whatever order they arrive in', () => {
+    const a = segment('a', 1, 2)
+    const b = segment('b', 1, 2)
+    const root = segment('root', 0, 3)
+    const x = independent(root.id as string, 'x', 1, 2)
+    const y = independent(root.id as string, 'y', 1, 2)
+    const forward = buildTrace([root, a, b, x, y]).trace
+    const backward = buildTrace([y, x, b, a, root]).trace
+    expect(backward).toEqual(forward)
+    const byId = (docs: Array<Record<string, unknown>>): string[] => [...docs].sort((p, q) => String(p.id) < String(q.id) ? -1 : 1).map(d => d.name as string)
+    expect(forward.segments.filter(s => s.startTime === T0 + 1).map(s => s.name)).toEqual(byId([a, b]))
+    expect(forward.segments.find(s => s.name === 'root')!.subsegments.map(s => s.name)).toEqual(byId([x, y]))
+  })
+})
