@@ -15,7 +15,7 @@
  * - `BatchGetTraces` gives each segment's document with its independent subsegments merged
  *   in (a completed copy over an in-progress one), as X-Ray's processed output does, and
  *   each orphan subsegment (its parent never arrived) as a document of its own, so nothing
- *   that arrived is hidden. It does not add inferred segments; the service graph infers them.
+ *   that arrived is hidden, and the segments X-Ray would infer (see `inferredService`).
  * - A bad request (a missing or wrong-typed field, a filter expression that does not parse)
  *   is an {@link XrayApiError} of type `InvalidRequestException`, with AWS's status 400.
  */
@@ -23,7 +23,7 @@ import type { FilterNode } from './filter'
 import { evaluateFilter, FilterSyntaxError, parseFilter } from './filter'
 import { serviceGraph, traceGraph } from './graph'
 import type { GraphService } from './graph'
-import type { Trace } from './model'
+import type { Segment, Trace } from './model'
 import { summarize } from './summary'
 import type { TraceSummary } from './summary'
 
@@ -234,7 +234,7 @@ export function getTraceSummaries (source: TraceSource, request: unknown): Trace
   return result
 }
 
-interface RawEntity { id?: unknown, type?: unknown, parent_id?: unknown, in_progress?: unknown, subsegments?: unknown }
+interface RawEntity { id?: unknown, type?: unknown, parent_id?: unknown, trace_id?: unknown, in_progress?: unknown, subsegments?: unknown, http?: unknown, aws?: unknown }
 
 function parsed (text: string): RawEntity | null {
   try {
@@ -248,9 +248,11 @@ function parsed (text: string): RawEntity | null {
 /**
  * The documents of a trace as X-Ray's processed output gives them: each segment with its
  * independent subsegments merged in under their parents (a completed copy replacing an
- * in-progress one of the same id), and orphan subsegments as documents of their own.
+ * in-progress one of the same id), orphan subsegments as documents of their own, and a
+ * document for each of the trace's `inferred` segments whose call is among the documents
+ * (with the call's `http` and `aws` blocks, as X-Ray's inferred segments carry them).
  */
-export function mergedDocuments (texts: Iterable<string>): MergedDocument[] {
+export function mergedDocuments (texts: Iterable<string>, inferred: readonly Segment[] = []): MergedDocument[] {
   // the latest completed copy of each id wins over an in-progress one
   const byId = new Map<string, RawEntity>()
   for (const text of texts) {
@@ -303,7 +305,26 @@ export function mergedDocuments (texts: Iterable<string>): MergedDocument[] {
     pending = left
   }
   orphans.push(...pending)
-  return [...copies, ...orphans].map(doc => ({ Id: String(doc.id), Document: JSON.stringify(doc) }))
+  const out = [...copies, ...orphans].map(doc => ({ Id: String(doc.id), Document: JSON.stringify(doc) }))
+  for (const s of inferred) {
+    const call = s.parentId === null ? undefined : index.get(s.parentId)
+    if (call !== undefined && s.inferred && !index.has(s.id)) out.push({ Id: s.id, Document: JSON.stringify(inferredDocument(s, call, traceIdOf(copies))) })
+  }
+  return out
+}
+
+function traceIdOf (docs: readonly RawEntity[]): unknown {
+  return docs.find(d => typeof d.trace_id === 'string')?.trace_id
+}
+
+function inferredDocument (s: Segment, call: RawEntity, traceId: unknown): Record<string, unknown> {
+  const doc: Record<string, unknown> = { id: s.id, name: s.name, start_time: s.startTime }
+  if (s.endTime === null) doc.in_progress = true
+  else doc.end_time = s.endTime
+  Object.assign(doc, { parent_id: s.parentId, trace_id: traceId, inferred: true, origin: s.origin })
+  for (const key of ['http', 'aws'] as const) if (call[key] !== null && typeof call[key] === 'object') doc[key] = call[key]
+  for (const flag of ['error', 'fault', 'throttle'] as const) if (s[flag]) doc[flag] = true
+  return doc
 }
 
 /**
@@ -318,7 +339,7 @@ export function batchGetTraces (source: TraceSource, request: unknown): BatchGet
   for (const id of ids.slice(from, from + TRACES_PER_CALL)) {
     const kept = source.get(id)
     if (kept === undefined) { result.UnprocessedTraceIds.push(id); continue }
-    result.Traces.push({ Id: id, Duration: summarize(kept.trace).Duration, LimitExceeded: false, Segments: mergedDocuments(kept.documents.map(d => d.text)) })
+    result.Traces.push({ Id: id, Duration: summarize(kept.trace).Duration, LimitExceeded: false, Segments: mergedDocuments(kept.documents.map(d => d.text), kept.trace.segments.filter(s => s.inferred && s.upstreamId !== null)) })
   }
   if (from + TRACES_PER_CALL < ids.length) result.NextToken = `o${from + TRACES_PER_CALL}`
   return result

@@ -12,19 +12,10 @@
  *   calling segment's node to that segment's node. The edge's statistics come from the
  *   calling subsegment, so they include the network time (a call that several segments
  *   name counts once on the edge to each).
- * - **Inferred nodes.** A subsegment with `namespace` `aws` or `remote` that no segment
- *   names as its parent, and that is not inside another such call of the same segment (the
- *   HTTP request under an AWS SDK call, say), stands for an uninstrumented service, as the
- *   segment X-Ray infers from it would. Its name and type:
- *   - `aws`, named `DynamoDB`: the table, `AWS::DynamoDB::Table`, when `aws.table_name`
- *     or the subsegment's `resource_arn` names one; else `DynamoDB`, `AWS::DynamoDB`;
- *   - other `aws` calls: the subsegment's name (`SNS`, `S3`, …), `AWS::<name>`;
- *   - a call with a `sql` block, or `remote` without `http` and named `<database>@<host>`
- *     (how SQL subsegments are named): the name, `Database::SQL` (X-Ray's own type string
- *     for SQL is unverified);
- *   - other `remote` calls: the name (usually the host), `remote`.
- *   Segments marked `inferred: true` (as X-Ray's processed traces carry them) are linked
- *   like any downstream segment.
+ * - **Inferred nodes.** The segments the trace model infers for calls no segment answered
+ *   (`inferred: true`, see `inferredService`) are nodes like any downstream segment, with
+ *   `State: "unknown"`; so are segments marked `inferred: true` on arrival (as X-Ray's
+ *   processed traces carry them).
  *
  * Statistics count completed requests only (an in-progress segment or call makes its node
  * or edge appear, but adds no counts). Each request counts once, as a fault (`fault`, 5xx),
@@ -35,7 +26,7 @@
  *
  * Response time is a segment's (or call's) end minus its start. A service node's duration
  * runs from its segment's start to the last end of anything in that segment and in the
- * segments it called, directly or not; for an inferred node it is the call's response time.
+ * segments it called, directly or not; for an inferred node it is the call's.
  * Histograms bucket seconds by rounding to two significant digits (`0.0123` → `0.012`,
  * `1.234` → `1.2`), which keeps a histogram to at most 90 entries per power of ten, within
  * 5% of the true value; entries are sorted by `Value`.
@@ -239,31 +230,10 @@ function statisticsOf (s: Stats): GraphStatistics {
   }
 }
 
-const DYNAMODB_TABLE = /^arn:[^:]*:dynamodb:[^:]*:[^:]*:table\/([^/]+)/
-const SQL_NAME = /^[^@\s]+@[^@\s]+$/
-
-/** The name and type of the node X-Ray would infer from an `aws` or `remote` call. */
-function inferredTarget (call: Entity): { name: string, type: string } {
-  if (call.namespace === 'aws') {
-    if (call.name.toLowerCase() === 'dynamodb') {
-      const fromArn = call.resourceArn === null ? null : DYNAMODB_TABLE.exec(call.resourceArn)
-      const table = call.tableName ?? (fromArn === null ? null : fromArn[1])
-      return table === null ? { name: call.name, type: 'AWS::DynamoDB' } : { name: table, type: 'AWS::DynamoDB::Table' }
-    }
-    return { name: call.name, type: `AWS::${call.name}` }
-  }
-  if (call.sql !== null || (call.http === null && SQL_NAME.test(call.name))) return { name: call.name, type: 'Database::SQL' }
-  return { name: call.name, type: 'remote' }
-}
-
 function push<K> (map: Map<K, Segment[]>, key: K, s: Segment): void {
   const list = map.get(key)
   if (list === undefined) map.set(key, [s])
   else list.push(s)
-}
-
-function isCall (e: Entity): boolean {
-  return e.namespace === 'aws' || e.namespace === 'remote'
 }
 
 /** The graph being accumulated, trace by trace. */
@@ -272,7 +242,7 @@ class GraphBuilder {
 
   constructor (private readonly range: GraphRange | null) {}
 
-  private node (kind: 'client' | 'service' | 'inferred', name: string, type: string | null, accountId: string | null): NodeAcc {
+  private node (kind: 'client' | 'service', name: string, type: string | null, accountId: string | null): NodeAcc {
     const key = JSON.stringify([kind === 'client' ? 'client' : 'service', name, type, accountId])
     let n = this.nodes.get(key)
     if (n === undefined) {
@@ -350,24 +320,9 @@ class GraphBuilder {
     for (const s of segments) {
       if (!this.inRange(s)) continue
       const from = this.serviceNode(s)
-      const calls = new Set<Entity>()
-      walkEntities(s, (e, path) => {
-        if (e === s) return
-        const called = calledBy.get(e.id)
-        if (called !== undefined && holder.get(e.id)?.entity === e) {
-          calls.add(e)
-          for (const d of called) this.edge(from, this.serviceNode(d), e)
-          return
-        }
-        if (!isCall(e)) return
-        calls.add(e)
-        for (let i = 1; i < path.length - 1; i++) if (calls.has(path[i])) return
-        const target = inferredTarget(e)
-        const to = this.node('inferred', target.name, target.type, e.accountId)
-        GraphBuilder.touch(to, e)
-        count(to.stats, e)
-        if (e.endTime !== null) addTo(to.duration, e.endTime - e.startTime)
-        this.edge(from, to, e)
+      walkEntities(s, e => {
+        const called = e === s ? undefined : calledBy.get(e.id)
+        if (called !== undefined && holder.get(e.id)?.entity === e) for (const d of called) this.edge(from, this.serviceNode(d), e)
       })
     }
   }

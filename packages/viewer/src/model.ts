@@ -33,6 +33,8 @@ export interface HttpData {
   clientIp: string | null
   /** `http.response.status`, when it is an integer. */
   status: number | null
+  /** `http.request.traced: true`. */
+  traced: boolean
 }
 
 /** One exception of a `cause` object. */
@@ -53,6 +55,14 @@ export interface SqlInfo {
   url: string | null
   /** `database_type`, such as `PostgreSQL`. */
   databaseType: string | null
+}
+
+/** One span link: `{ "trace_id", "id" }` of an entry of `links`. */
+export interface SpanLink {
+  /** The linked entity's trace id. */
+  traceId: string
+  /** The linked segment's or subsegment's id. */
+  id: string
 }
 
 /** A segment or subsegment, read from a document with every field type-checked. */
@@ -77,8 +87,12 @@ export interface Entity {
   fault: boolean
   /** `throttle: true`, or HTTP status 429. */
   throttle: boolean
-  /** `inferred: true` (segments X-Ray makes for uninstrumented downstream services). */
+  /** `inferred: true`: a segment X-Ray makes for an uninstrumented downstream service (the {@link TraceBuilder} adds them). */
   inferred: boolean
+  /** `traced: true` (at the top level or in `http.request`): the downstream service is instrumented, so its segment should arrive. */
+  traced: boolean
+  /** `links` (span links, as the OpenTelemetry exporter writes them): the entities this one links to, in other traces or this one. */
+  links: SpanLink[]
   /** `origin` (the service type, such as `AWS::EC2::Instance`), segments only. */
   origin: string | null
   /** `namespace` (`aws`, `remote`, …), subsegments only. */
@@ -119,7 +133,7 @@ export interface Segment extends Entity {
 export interface Trace {
   /** The trace id (`1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx`). */
   id: string
-  /** The segments, ordered by start time (then id), each with its subsegment tree (independent subsegments attached). */
+  /** The segments, ordered by start time (then id), each with its subsegment tree (independent subsegments attached), and the inferred segments (`inferred: true`) for calls no segment answered. */
   segments: Segment[]
   /** The segment the trace entered through: the earliest segment whose caller is not in the trace. Null without segments. */
   root: Segment | null
@@ -180,8 +194,26 @@ function readHttp (doc: Record<string, unknown>): HttpData | null {
     url: str(request, 'url'),
     userAgent: str(request, 'user_agent'),
     clientIp: str(request, 'client_ip'),
-    status: typeof status === 'number' && Number.isInteger(status) ? status : null
+    status: typeof status === 'number' && Number.isInteger(status) ? status : null,
+    traced: get(request, 'traced') === true
   }
+}
+
+/** Span links read from one document; X-Ray keeps at most 20 per segment, the viewer reads at most 100. */
+export const MAX_LINKS = 100
+
+function readLinks (doc: Record<string, unknown>): SpanLink[] {
+  const links = get(doc, 'links')
+  if (!Array.isArray(links)) return []
+  const out: SpanLink[] = []
+  for (let i = 0; i < links.length && out.length < MAX_LINKS; i++) {
+    const link: unknown = links[i]
+    if (!isRecord(link)) continue
+    const traceId = str(link, 'trace_id')
+    const id = str(link, 'id')
+    if (traceId !== null && id !== null && traceId.length <= MAX_ID_LENGTH && id.length <= MAX_ID_LENGTH) out.push({ traceId, id })
+  }
+  return out
 }
 
 function readAnnotations (doc: Record<string, unknown>): Record<string, AnnotationValue> {
@@ -248,6 +280,8 @@ function readEntity (doc: unknown, kind: Entity['kind']): Entity | string {
     fault: get(doc, 'fault') === true || (status !== null && status >= 500 && status < 600),
     throttle: get(doc, 'throttle') === true || status === 429,
     inferred: get(doc, 'inferred') === true,
+    traced: get(doc, 'traced') === true || (http !== null && http.traced),
+    links: readLinks(doc),
     origin: kind === 'segment' ? str(doc, 'origin') : null,
     namespace: str(doc, 'namespace'),
     user: str(doc, 'user'),
@@ -332,6 +366,107 @@ export function walkEntities (root: Entity, visit: (entity: Entity, path: readon
   }
 }
 
+/** True for a subsegment that calls another service: `namespace` `aws` or `remote`. */
+export function isCall (e: Entity): boolean {
+  return e.kind === 'subsegment' && (e.namespace === 'aws' || e.namespace === 'remote')
+}
+
+const DYNAMODB_TABLE = /^arn:[^:]*:dynamodb:[^:]*:[^:]*:table\/([^/]+)/
+const SQL_NAME = /^[^@\s]+@[^@\s]+$/
+
+/**
+ * The service X-Ray infers from a call no segment answered: its name and `origin`.
+ * - `aws`, named `DynamoDB`: the table, `AWS::DynamoDB::Table`, when `aws.table_name` or
+ *   the call's `resource_arn` names one; else `DynamoDB`, `AWS::DynamoDB`;
+ * - other `aws` calls: the call's name (`SNS`, `S3`, …), `AWS::<name>`;
+ * - a call with a `sql` block, or `remote` without `http` and named `<database>@<host>` (how
+ *   SQL subsegments are named): the name, `Database::SQL` (X-Ray's own type string for SQL
+ *   is unverified);
+ * - other `remote` calls: the name (usually the host), `remote`.
+ */
+export function inferredService (call: Entity): { name: string, type: string } {
+  if (call.namespace === 'aws') {
+    if (call.name.toLowerCase() === 'dynamodb') {
+      const fromArn = call.resourceArn === null ? null : DYNAMODB_TABLE.exec(call.resourceArn)
+      const table = call.tableName ?? (fromArn === null ? null : fromArn[1])
+      return table === null ? { name: call.name, type: 'AWS::DynamoDB' } : { name: table, type: 'AWS::DynamoDB::Table' }
+    }
+    return { name: call.name, type: `AWS::${call.name}` }
+  }
+  if (call.sql !== null || (call.http === null && SQL_NAME.test(call.name))) return { name: call.name, type: 'Database::SQL' }
+  return { name: call.name, type: 'remote' }
+}
+
+// FNV-1a over the UTF-16 units of `text`, from `basis`: 8 hex digits
+function fnv1a (text: string, basis: number): string {
+  let h = basis >>> 0
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0
+  return h.toString(16).padStart(8, '0')
+}
+
+/**
+ * The segments X-Ray infers for the calls no segment answered: one per `aws` or `remote`
+ * subsegment that no segment names as its `parent_id` and that is not inside another call
+ * of the same segment (the HTTP request under an AWS SDK call, say). Each is `inferred:
+ * true`, named and typed by {@link inferredService}, with the call's times, status, http,
+ * account, table and sql, `parent_id` the call's id, and an id made from the call's id
+ * (stable from build to build, unlike X-Ray's). A `traced: true` call with no segment is
+ * inferred too (the linter reports it).
+ */
+function inferSegments (segments: readonly Segment[], holder: ReadonlyMap<string, { entity: Entity, segment: Segment }>): Segment[] {
+  const answered = new Set<Entity>()
+  const ids = new Set<string>()
+  for (const s of segments) {
+    ids.add(s.id)
+    const caller = s.upstreamId === null || s.parentId === null ? undefined : holder.get(s.parentId)
+    if (caller !== undefined) answered.add(caller.entity)
+  }
+  const inferred: Segment[] = []
+  const calls = new Set<Entity>()
+  for (const s of segments) {
+    walkEntities(s, (e, path) => {
+      if (e === s || !(answered.has(e) || isCall(e))) return
+      calls.add(e)
+      if (answered.has(e)) return
+      for (let i = 1; i < path.length - 1; i++) if (calls.has(path[i])) return
+      let id = fnv1a(e.id, 0x811c9dc5) + fnv1a(e.id, 0x050c5d1f)
+      for (let salt = 1; ids.has(id) || holder.has(id); salt++) id = fnv1a(`${salt}:${e.id}`, 0x811c9dc5) + fnv1a(e.id, 0x050c5d1f)
+      ids.add(id)
+      const target = inferredService(e)
+      inferred.push({
+        kind: 'segment',
+        id,
+        name: target.name,
+        parentId: e.id,
+        upstreamId: s.id,
+        startTime: e.startTime,
+        endTime: e.endTime,
+        inProgress: e.inProgress,
+        error: e.error,
+        fault: e.fault,
+        throttle: e.throttle,
+        inferred: true,
+        traced: false,
+        links: [],
+        origin: target.type,
+        namespace: null,
+        user: null,
+        resourceArn: e.resourceArn,
+        accountId: e.accountId,
+        tableName: e.tableName,
+        sql: e.sql,
+        availabilityZone: null,
+        instanceId: null,
+        http: e.http,
+        annotations: Object.create(null) as Record<string, AnnotationValue>,
+        exceptions: [],
+        subsegments: []
+      })
+    })
+  }
+  return inferred
+}
+
 /**
  * Collects the documents of one trace, in any order, and builds the {@link Trace}.
  *
@@ -341,6 +476,8 @@ export function walkEntities (root: Entity, visit: (entity: Entity, path: readon
  *   when that segment or subsegment is in the trace, else listed in {@link Trace.orphans}.
  *   When the same subsegment is also embedded in its parent, the completed copy wins.
  * - {@link TraceBuilder.add} never throws: an unusable document is rejected with a reason.
+ * - Calls no segment answered get the segments X-Ray would infer for them (`inferred: true`),
+ *   as X-Ray's processed traces have them: see {@link inferredService}.
  */
 export class TraceBuilder {
   /** The trace id, fixed by the constructor or by the first accepted document. */
@@ -467,13 +604,15 @@ export class TraceBuilder {
     for (const e of touched) e.subsegments.sort(byStart)
     orphans.sort(byStart)
 
-    segments.sort(byStart)
-    const segmentOf = new Map<string, string>()
-    for (const s of segments) walkEntities(s, e => { if (e !== s && !segmentOf.has(e.id)) segmentOf.set(e.id, s.id) })
+    // subsegment id -> the subsegment and the segment holding it (the first, when an id repeats)
+    const holder = new Map<string, { entity: Entity, segment: Segment }>()
+    for (const s of segments) walkEntities(s, e => { if (e !== s && !holder.has(e.id)) holder.set(e.id, { entity: e, segment: s }) })
     for (const s of segments) {
-      const upstream = s.parentId === null ? undefined : segmentOf.get(s.parentId)
+      const upstream = s.parentId === null ? undefined : holder.get(s.parentId)?.segment.id
       if (upstream !== undefined && upstream !== s.id) s.upstreamId = upstream
     }
+    segments.push(...inferSegments(segments, holder))
+    segments.sort(byStart)
     const root = segments.find(s => s.upstreamId === null) ?? segments[0] ?? null
     this.built = { id: this.id ?? '', segments, root, orphans }
     return this.built

@@ -5,6 +5,7 @@ import { check } from '../../../test/properties/config'
 import { batchGetTraces, getServiceGraph, getTraceGraph, getTraceSummaries, mergedDocuments, PAGE_SIZE, TRACES_PER_CALL, XrayApiError } from '../src/api'
 import type { TraceSource } from '../src/api'
 import { http, independent, inProgress, segment, sub, T0, TRACE_ID } from './documents'
+import { checkDocument } from '../../../test/helpers/wire-check'
 
 /** The read API's view of kept traces: documents as JSON text, built by the real TraceBuilder. */
 class Source implements TraceSource {
@@ -206,5 +207,31 @@ describe('mergedDocuments', () => {
 
   it('skips text that is not a JSON object', () => {
     expect(mergedDocuments(['not json', '[1]', 'null', '{"no":"id"}'])).toEqual([])
+  })
+})
+
+describe('BatchGetTraces and inferred segments', () => {
+  it('adds the segment X-Ray infers for an unanswered call, with its http and aws blocks, once', () => {
+    const call = sub('SNS', 0.1, 0.2, { namespace: 'aws', http: http('POST', 'https://sns', 200), aws: { operation: 'Publish', topic_arn: 'arn:aws:sns:us-east-1:123456789012:t' } })
+    const doc = request(1, 10, 200, { subsegments: [call] })
+    const source = new Source().add([doc])
+    const [kept] = batchGetTraces(source, { TraceIds: [doc.trace_id] }).Traces
+    expect(kept.Segments).toHaveLength(2)
+    const inferred = JSON.parse(kept.Segments[1].Document) as Record<string, unknown>
+    expect(inferred).toEqual({
+      id: kept.Segments[1].Id, name: 'SNS', start_time: T0 + 0.1, end_time: T0 + 0.2, parent_id: call.id, trace_id: doc.trace_id,
+      inferred: true, origin: 'AWS::SNS', http: call.http, aws: call.aws
+    })
+    expect(checkDocument(inferred, { lenient: true })).toEqual([])
+    // fed back in (a stored X-Ray answer, say), it answers the call: no second one
+    const again = new Source().add(kept.Segments.map(s => JSON.parse(s.Document) as Record<string, unknown>))
+    expect(batchGetTraces(again, { TraceIds: [doc.trace_id] }).Traces[0].Segments.map(s => s.Id)).toEqual(kept.Segments.map(s => s.Id))
+  })
+
+  it('finds a trace by its inferred service, as X-Ray does', () => {
+    const call = sub('DynamoDB', 0.1, 0.2, { namespace: 'aws', aws: { table_name: 'users' } })
+    const source = new Source().add([request(1, 10, 200, { subsegments: [call] }), request(2, 20, 200)])
+    const found = getTraceSummaries(source, { ...RANGE, FilterExpression: 'service("users") AND inferred' }).TraceSummaries
+    expect(found.map(s => s.Id)).toEqual([traceId(10, 1)])
   })
 })

@@ -224,3 +224,50 @@ describe('ordering (the shrunk counterexample of the arrival-order property)', (
     expect(forward.segments.find(s => s.name === 'root')!.subsegments.map(s => s.name)).toEqual(byId([x, y]))
   })
 })
+
+describe('inferred segments', () => {
+  it('infers a segment for each call no segment answered, as X-Ray does, and none for an answered call', () => {
+    const table = sub('DynamoDB', 1, 2, { namespace: 'aws', fault: true, http: http('POST', 'https://dynamodb', 500), aws: { table_name: 'users', operation: 'GetItem' } })
+    const inner = sub('dynamodb.us-east-1.amazonaws.com', 1.1, 1.9, { namespace: 'remote', http: http('POST', 'https://dynamodb', 500) })
+    table.subsegments = [inner] // the HTTP request under the AWS SDK call: not a second inferred segment
+    const answered = sub('billing', 3, 4, { namespace: 'remote', traced: true })
+    const plain = sub('render', 4, 5)
+    const api = segment('api', 0, 6, { subsegments: [table, answered, plain] })
+    const billing = segment('billing', 3.1, 3.9, { parent_id: answered.id })
+    const { trace, rejected } = buildTrace([api, billing])
+    expect(rejected).toEqual([])
+    const inferred = trace.segments.filter(s => s.inferred)
+    expect(inferred).toHaveLength(1)
+    expect(inferred[0]).toMatchObject({
+      name: 'users', origin: 'AWS::DynamoDB::Table', parentId: table.id, upstreamId: api.id,
+      startTime: T0 + 1, endTime: T0 + 2, fault: true, subsegments: []
+    })
+    expect(inferred[0].id).toMatch(/^[0-9a-f]{16}$/)
+    expect(trace.root?.id).toBe(api.id)
+    // the same documents in another order infer the same segment, with the same id
+    expect(buildTrace([billing, api]).trace.segments.filter(s => s.inferred)).toEqual(inferred)
+    expect(trace.segments.find(s => s.id === billing.id)?.upstreamId).toBe(api.id)
+  })
+
+  it('infers nothing for a call that a segment marked inferred on arrival already answers', () => {
+    const call = sub('SNS', 1, 2, { namespace: 'aws' })
+    const api = segment('api', 0, 3, { subsegments: [call] })
+    const sns = segment('SNS', 1, 2, { parent_id: call.id, inferred: true, origin: 'AWS::SNS' })
+    const { trace } = buildTrace([api, sns])
+    expect(trace.segments.map(s => s.id).sort()).toEqual([api.id, sns.id].sort())
+  })
+
+  it('reads traced (at the top level or in http.request) and span links', () => {
+    const top = sub('a', 1, 2, { namespace: 'remote', traced: true })
+    const inRequest = sub('b', 1, 2, { namespace: 'remote', http: http('GET', 'http://b/', 200, { traced: true }) })
+    const api = segment('api', 0, 3, {
+      subsegments: [top, inRequest],
+      links: [{ trace_id: '1-5759e988-bd862e3fe1be46a994272793', id: '53995c3f42cd8ad8', attributes: { k: 'v' } }, { id: 7 }, 'x']
+    })
+    const { trace } = buildTrace([api])
+    const [a, b] = trace.root!.subsegments
+    expect([a.traced, b.traced]).toEqual([true, true])
+    expect(trace.root!.traced).toBe(false)
+    expect(trace.root!.links).toEqual([{ traceId: '1-5759e988-bd862e3fe1be46a994272793', id: '53995c3f42cd8ad8' }])
+  })
+})
