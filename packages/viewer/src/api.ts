@@ -339,7 +339,7 @@ export function batchGetTraces (source: TraceSource, request: unknown): BatchGet
   for (const id of ids.slice(from, from + TRACES_PER_CALL)) {
     const kept = source.get(id)
     if (kept === undefined) { result.UnprocessedTraceIds.push(id); continue }
-    result.Traces.push({ Id: id, Duration: summarize(kept.trace).Duration, LimitExceeded: false, Segments: mergedDocuments(kept.documents.map(d => d.text), kept.trace.segments.filter(s => s.inferred && s.upstreamId !== null)) })
+    result.Traces.push({ Id: id, Duration: summarize(kept.trace).Duration, LimitExceeded: false, Segments: mergedDocuments(kept.documents.map(d => d.text), kept.trace.segments.filter(s => s.synthetic)) })
   }
   if (from + TRACES_PER_CALL < ids.length) result.NextToken = `o${from + TRACES_PER_CALL}`
   return result

@@ -7,7 +7,8 @@
  * | --- | --- |
  * | `POST /TraceSummaries`, `/Traces`, `/ServiceGraph`, `/TraceGraph` | as the AWS API ({@link getTraceSummaries} and the others) |
  * | `GET /api/events` | Server-Sent Events: `trace` (added, updated, evicted), `finding`, and `sampling` (a {@link SamplingReport}) |
- * | `GET /api/lint` | the lint findings kept, newest last |
+ * | `GET /api/lint` | `{ findings, traces }`: the findings listed (newest first) and, per kept trace with any, its documents' and its own findings ({@link TraceStore.lintAll}) |
+ * | `GET /api/lint?trace=<id>` | one trace's findings ({@link TraceStore.lint}); 404 when it is not kept |
  * | `GET /api/stats` | the store's counts ({@link TraceStore.stats}) |
  * | `GET /api/sampling` | the sampling rules, reports and counts ({@link SamplingService.snapshot}) |
  * | `GET /` | the list of routes (the web page comes later) |
@@ -118,6 +119,13 @@ function streamEvents (store: TraceStore, sampling: SamplingService | undefined,
  * The request handler of the viewer's HTTP API, for `http.createServer`. Never throws: a
  * failure inside a route is answered with a 500 and the server goes on.
  */
+function sendLint (store: TraceStore, traceId: string | null, res: http.ServerResponse): void {
+  if (traceId === null) { sendJson(res, 200, { findings: store.findings(), traces: store.lintAll() }); return }
+  const lint = store.lint(traceId)
+  if (lint === undefined) sendError(res, 404, 'NotFound', `no trace ${traceId.slice(0, 100)} is kept`)
+  else sendJson(res, 200, lint)
+}
+
 export function createHttpApi (options: HttpApiOptions): http.RequestListener {
   const { store, sampling } = options
   const extra = options.allowedHosts ?? []
@@ -155,7 +163,7 @@ export function createHttpApi (options: HttpApiOptions): http.RequestListener {
     try {
       if (path === '/api/events') streamEvents(store, sampling, req, res)
       else if (path === '/api/sampling') sendJson(res, 200, sampling?.snapshot() ?? { rules: [], reports: [], counts: null })
-      else if (path === '/api/lint') sendJson(res, 200, { findings: store.findings() })
+      else if (path === '/api/lint') sendLint(store, new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('trace'), res)
       else if (path === '/api/stats') sendJson(res, 200, store.stats())
       else if (path === '/') sendJson(res, 200, { name: 'xraykit viewer', routes: [...Object.keys(READ_ROUTES).map(r => `POST ${r}`), 'GET /api/events', 'GET /api/lint', 'GET /api/stats', 'GET /api/sampling'] })
       else sendError(res, 404, 'NotFound', `no route ${path.slice(0, 200)}`)

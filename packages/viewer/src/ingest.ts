@@ -56,19 +56,27 @@ export type LintKind =
   | 'dropped-subsegments'
   /** A line of a store file that could not be read (damaged, truncated or too long). */
   | 'bad-store-line'
+  /** A rule of the wire format or the official schema that a document breaks (see `documentProblems`). */
+  | 'document'
 
 /** Every {@link LintKind}, in the order above. */
 export const LINT_KINDS: readonly LintKind[] = Object.freeze([
   'too-large', 'bad-header', 'no-document', 'not-json', 'too-deep', 'not-a-document',
-  'wrong-types', 'rejected', 'dropped-subsegments', 'bad-store-line'
+  'wrong-types', 'rejected', 'dropped-subsegments', 'bad-store-line', 'document'
 ])
 
 /** What was wrong with one datagram (or store line). Every string in it is plain text, to be shown as text. */
 export interface LintFinding {
   /** What kind of problem. */
   kind: LintKind
-  /** The problem in words. */
+  /** `error`: X-Ray (or its daemon) would reject the document, or drop or change data; `warning`: accepted, but not as the SDKs and the developer guide write it. Every kind but `document` is an error. */
+  severity: 'error' | 'warning'
+  /** The problem in words (for `document`, it starts with the path of the field, such as `$.annotations["user-id"]`). */
   message: string
+  /** The document's trace, when it names one. */
+  traceId?: string
+  /** The document's id, when it has one. */
+  documentId?: string
   /** The datagram's (or line's) size in bytes. */
   bytes: number
   /** When it arrived, epoch milliseconds. */
@@ -110,6 +118,8 @@ export type ParseResult =
     ok: false
     /** Why. */
     finding: LintFinding
+    /** The JSON object read, when the datagram held one (a `wrong-types` finding), for the linter's rules. */
+    document?: Record<string, unknown>
   }
 
 const NEWLINE = 0x0a
@@ -148,8 +158,8 @@ export function excerptOf (bytes: Uint8Array): string {
   return plainText(lenient.decode(head))
 }
 
-function finding (kind: LintKind, message: string, bytes: number, receivedAt: number, part: Uint8Array): ParseResult {
-  return { ok: false, finding: { kind, message, bytes, receivedAt, excerpt: excerptOf(part) } }
+function finding (kind: LintKind, message: string, bytes: number, receivedAt: number, part: Uint8Array): Extract<ParseResult, { ok: false }> {
+  return { ok: false, finding: { kind, severity: 'error', message, bytes, receivedAt, excerpt: excerptOf(part) } }
 }
 
 /**
@@ -238,8 +248,8 @@ export function parseDocument (body: Uint8Array, bytes: number, receivedAt: numb
   }
   const traceId = Object.prototype.hasOwnProperty.call(document, 'trace_id') ? document.trace_id : undefined
   const id = Object.prototype.hasOwnProperty.call(document, 'id') ? document.id : undefined
-  if (typeof traceId !== 'string') return finding('wrong-types', `"trace_id" is ${traceId === undefined ? 'missing' : 'not a string'}`, bytes, receivedAt, body)
-  if (typeof id !== 'string') return finding('wrong-types', `"id" is ${id === undefined ? 'missing' : 'not a string'}`, bytes, receivedAt, body)
+  if (typeof traceId !== 'string') return { ...finding('wrong-types', `"trace_id" is ${traceId === undefined ? 'missing' : 'not a string'}`, bytes, receivedAt, body), document }
+  if (typeof id !== 'string') return { ...finding('wrong-types', `"id" is ${id === undefined ? 'missing' : 'not a string'}`, bytes, receivedAt, body), document }
   // raw newlines can only be whitespace between tokens in valid JSON: spaces keep it one line
   const line = text.includes('\n') || text.includes('\r') ? text.replace(/[\r\n]/g, ' ') : text
   return { ok: true, value: { document, text: line.trim(), traceId, id, bytes, receivedAt } }

@@ -127,6 +127,8 @@ export interface Segment extends Entity {
   kind: 'segment'
   /** The id of the segment whose subsegment (`parentId`) called this one, when that segment is in the trace. */
   upstreamId: string | null
+  /** True for a segment the trace model made (an inferred segment for a call no segment answered), false for one that arrived. */
+  synthetic: boolean
 }
 
 /** A trace put together from its documents. Build one with a {@link TraceBuilder}. */
@@ -439,6 +441,7 @@ function inferSegments (segments: readonly Segment[], holder: ReadonlyMap<string
         name: target.name,
         parentId: e.id,
         upstreamId: s.id,
+        synthetic: true,
         startTime: e.startTime,
         endTime: e.endTime,
         inProgress: e.inProgress,
@@ -540,7 +543,7 @@ export class TraceBuilder {
     const segments: Segment[] = []
     const independent: Entity[] = []
     for (const doc of this.documents.values()) {
-      if (doc.kind === 'segment') segments.push({ ...copyTree(doc, index), kind: 'segment', upstreamId: null })
+      if (doc.kind === 'segment') segments.push({ ...copyTree(doc, index), kind: 'segment', upstreamId: null, synthetic: false })
       else independent.push(doc)
     }
     // segments' trees were indexed by copyTree; re-point the index at the Segment objects

@@ -19,6 +19,9 @@ import type { Trace } from './model'
 import { TraceBuilder } from './model'
 import type { IngestedDocument, LintFinding, LintKind } from './ingest'
 import { LINT_KINDS, MAX_DATAGRAM_BYTES, excerptOf, parseDatagram, parseDocument, plainText } from './ingest'
+import { traceProblems } from './lint'
+import type { TraceProblem } from './lint'
+import { documentProblems, showPath } from './rules'
 
 /** Options of a {@link TraceStore}. */
 export interface TraceStoreOptions {
@@ -28,7 +31,28 @@ export interface TraceStoreOptions {
   maxBytes?: number
   /** Findings listed at most (the counts by kind keep counting past it). Default 1,000. */
   maxFindings?: number
+  /**
+   * Milliseconds after its latest document when a trace counts as settled, so that what has
+   * not arrived (orphans, documents never completed, traced calls without a segment) is
+   * reported by {@link TraceStore.lint}. Default 60,000; 0 reports it at once.
+   */
+  settleMs?: number
 }
+
+/** What the linter found in one kept trace: see {@link TraceStore.lint}. */
+export interface TraceLint {
+  /** The trace id. */
+  traceId: string
+  /** Whether the trace has settled (nothing arrived for `settleMs`), so that what never arrived is reported. */
+  settled: boolean
+  /** Findings of its kept documents (`document` findings, at most {@link MAX_FINDINGS_PER_DOCUMENT} each), oldest document first. */
+  documents: LintFinding[]
+  /** Findings about the trace as a whole. */
+  trace: TraceProblem[]
+}
+
+/** `document` findings kept per document; one more says how many were left out. */
+export const MAX_FINDINGS_PER_DOCUMENT = 20
 
 /** One document a trace keeps, as it arrived. */
 export interface StoredDocument {
@@ -168,7 +192,7 @@ export interface LoadResult {
   rejected: number
 }
 
-const DEFAULTS = Object.freeze({ maxTraces: 10000, maxBytes: 64 * 1024 * 1024, maxFindings: 1000 })
+const DEFAULTS = Object.freeze({ maxTraces: 10000, maxBytes: 64 * 1024 * 1024, maxFindings: 1000, settleMs: 60000 })
 // Bytes the store file may fall behind before lines are dropped (and counted).
 const MAX_UNWRITTEN_BYTES = 16 * 1024 * 1024
 // A store line: the document, its datagram's size and arrival time, and the wrapper.
@@ -177,10 +201,15 @@ const READ_CHUNK_BYTES = 64 * 1024
 const LINE = /^\{"receivedAt":(\d{1,16}),"bytes":(\d{1,6}),"document":([\s\S]*)\}[ \t\r]*$/
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
-function positiveInteger (value: number | undefined, name: keyof typeof DEFAULTS): number {
+function positiveInteger (value: number | undefined, name: keyof typeof DEFAULTS, least = 1): number {
   if (value === undefined) return DEFAULTS[name]
-  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`TraceStore option ${name} must be a positive integer, got ${String(value)}`)
+  if (!Number.isSafeInteger(value) || value < least) throw new RangeError(`TraceStore option ${name} must be ${least === 0 ? 'a non-negative' : 'a positive'} integer, got ${String(value)}`)
   return value
+}
+
+function stringField (doc: Record<string, unknown>, key: string): string | undefined {
+  const v = Object.prototype.hasOwnProperty.call(doc, key) ? doc[key] : undefined
+  return typeof v === 'string' ? v : undefined
 }
 
 function noFindings (): Record<LintKind, number> {
@@ -192,6 +221,10 @@ function noFindings (): Record<LintKind, number> {
 interface Entry {
   builder: TraceBuilder
   documents: Map<string, StoredDocument>
+  // `document` findings of kept documents, by document id (only those with any)
+  problems: Map<string, LintFinding[]>
+  // traceProblems, until the next document (or the trace settles)
+  lint: { settled: boolean, problems: TraceProblem[] } | null
   bytes: number
   firstReceivedAt: number
   lastReceivedAt: number
@@ -214,6 +247,7 @@ export class TraceStore {
   private readonly maxTraces: number
   private readonly maxBytes: number
   private readonly maxFindings: number
+  private readonly settleMs: number
   // insertion order = update order: a trace is moved to the end when a document is added
   private readonly traces = new Map<string, Entry>()
   private readonly listeners = new Set<(event: StoreEvent) => void>()
@@ -245,6 +279,7 @@ export class TraceStore {
     this.maxTraces = positiveInteger(options.maxTraces, 'maxTraces')
     this.maxBytes = positiveInteger(options.maxBytes, 'maxBytes')
     this.maxFindings = positiveInteger(options.maxFindings, 'maxFindings')
+    this.settleMs = positiveInteger(options.settleMs, 'settleMs', 0)
   }
 
   /**
@@ -256,7 +291,11 @@ export class TraceStore {
     let outcome: IngestOutcome
     try {
       const parsed = parseDatagram(bytes, receivedAt)
-      outcome = parsed.ok ? this.addDocument(parsed.value, true) : { accepted: false, finding: this.record(parsed.finding) }
+      if (parsed.ok) outcome = this.addDocument(parsed.value, true)
+      else {
+        outcome = { accepted: false, finding: this.record(parsed.finding) }
+        if (parsed.document !== undefined) this.lintDocument({ document: parsed.document, text: plainText(parsed.finding.excerpt), bytes: parsed.finding.bytes, receivedAt, traceId: stringField(parsed.document, 'trace_id'), id: stringField(parsed.document, 'id') })
+      }
     } catch (err) {
       // parseDatagram and TraceBuilder.add are written not to throw; a listener's error is caught in emit
       outcome = { accepted: false, finding: this.record({ kind: 'rejected', message: `unreadable datagram: ${err instanceof Error ? plainText(err.message) : 'unknown error'}`, bytes: bytes.length, receivedAt, excerpt: excerptOf(bytes) }) }
@@ -273,11 +312,15 @@ export class TraceStore {
 
   private addDocument (doc: IngestedDocument, persist: boolean): IngestOutcome {
     const existing = this.traces.get(doc.traceId)
-    const entry: Entry = existing ?? { builder: new TraceBuilder(), documents: new Map(), bytes: 0, firstReceivedAt: doc.receivedAt, lastReceivedAt: doc.receivedAt }
+    const entry: Entry = existing ?? { builder: new TraceBuilder(), documents: new Map(), problems: new Map(), lint: null, bytes: 0, firstReceivedAt: doc.receivedAt, lastReceivedAt: doc.receivedAt }
     const result = entry.builder.add(doc.document)
+    const problems = this.lintDocument(doc)
     if (!result.accepted) {
-      return { accepted: false, finding: this.record({ kind: 'rejected', message: plainText(result.reason), bytes: doc.bytes, receivedAt: doc.receivedAt, excerpt: plainText(doc.text) }) }
+      return { accepted: false, finding: this.record({ kind: 'rejected', message: plainText(result.reason), bytes: doc.bytes, receivedAt: doc.receivedAt, excerpt: plainText(doc.text), traceId: doc.traceId, documentId: doc.id }) }
     }
+    entry.problems.delete(result.id)
+    if (problems.length > 0) entry.problems.set(result.id, problems)
+    entry.lint = null
     const previous = entry.documents.get(result.id)
     if (previous !== undefined) {
       entry.documents.delete(result.id)
@@ -322,7 +365,48 @@ export class TraceStore {
     return evicted
   }
 
-  private record (finding: LintFinding): LintFinding {
+  // the rules of the wire format and schema: each problem a `document` finding, recorded
+  private lintDocument (doc: Pick<IngestedDocument, 'document' | 'text' | 'bytes' | 'receivedAt'> & { traceId: string | undefined, id: string | undefined }): LintFinding[] {
+    const problems = documentProblems(doc.document)
+    if (problems.length === 0) return []
+    const excerpt = plainText(doc.text)
+    const found = (severity: LintFinding['severity'], message: string): LintFinding =>
+      this.record({ kind: 'document', severity, message: plainText(message), bytes: doc.bytes, receivedAt: doc.receivedAt, excerpt, ...(doc.traceId === undefined ? {} : { traceId: doc.traceId }), ...(doc.id === undefined ? {} : { documentId: doc.id }) })
+    const out = problems.slice(0, MAX_FINDINGS_PER_DOCUMENT).map(p => found(p.severity, `${showPath(p.at)}: ${p.text}`))
+    if (problems.length > MAX_FINDINGS_PER_DOCUMENT) {
+      const rest = problems.slice(MAX_FINDINGS_PER_DOCUMENT)
+      out.push(found(rest.some(p => p.severity === 'error') ? 'error' : 'warning', `and ${rest.length} more problems in this document`))
+    }
+    return out
+  }
+
+  /**
+   * What the linter found in a kept trace: its documents' findings and the trace's own
+   * ({@link traceProblems}), judged at `now` for whether it has settled. Undefined when the
+   * trace is not kept.
+   */
+  lint (traceId: string, now: number = Date.now()): TraceLint | undefined {
+    const entry = this.traces.get(traceId)
+    if (entry === undefined) return undefined
+    const settled = now - entry.lastReceivedAt >= this.settleMs
+    if (entry.lint === null || entry.lint.settled !== settled) entry.lint = { settled, problems: traceProblems(entry.builder.build(), settled) }
+    const documents: LintFinding[] = []
+    for (const id of entry.documents.keys()) documents.push(...(entry.problems.get(id) ?? []))
+    return { traceId, settled, documents, trace: entry.lint.problems }
+  }
+
+  /** {@link TraceStore.lint} of every kept trace that has a finding, the most recently updated first. */
+  lintAll (now: number = Date.now()): TraceLint[] {
+    const out: TraceLint[] = []
+    for (const { id } of this.list()) {
+      const lint = this.lint(id, now)
+      if (lint !== undefined && (lint.documents.length > 0 || lint.trace.length > 0)) out.push(lint)
+    }
+    return out
+  }
+
+  private record (input: Omit<LintFinding, 'severity'> & { severity?: LintFinding['severity'] }): LintFinding {
+    const finding: LintFinding = { ...input, severity: input.severity ?? 'error' }
     this.findingCounts[finding.kind]++
     this.recent.push(finding)
     if (this.recent.length > this.maxFindings) this.recent.shift()

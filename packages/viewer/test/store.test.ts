@@ -53,8 +53,17 @@ describe('TraceStore', () => {
     const rejected = store.ingest(datagram(late), T)
     expect(rejected).toMatchObject({ accepted: false, finding: { kind: 'rejected', message: expect.stringMatching(/"end_time" is before "start_time"/) } })
     expect(store.ingest(datagram(partial), T)).toMatchObject({ accepted: true })
-    expect(store.findings().map(f => f.kind)).toEqual(['dropped-subsegments', 'rejected'])
-    expect(store.findings()[0].message).toMatch(/1 embedded subsegment left out/)
+    const [dropped, rejectedFinding] = store.findings().filter(f => f.kind !== 'document')
+    expect([dropped.kind, rejectedFinding.kind]).toEqual(['dropped-subsegments', 'rejected'])
+    expect(dropped.message).toMatch(/1 embedded subsegment left out/)
+    // the rules say what X-Ray would make of each: both are errors, at the field's path
+    expect(store.findings().filter(f => f.kind === 'document').map(f => [f.severity, f.documentId, f.message]).reverse()).toEqual([
+      ['error', late.id, expect.stringMatching(/^\$\.end_time: end_time \d+ is before start_time/)],
+      ['error', partial.id, expect.stringMatching(/^\$\.subsegments\[1\]: missing required "name"/)],
+      ['error', partial.id, expect.stringMatching(/^\$\.subsegments\[1\]: missing required "start_time"/)],
+      ['error', partial.id, expect.stringMatching(/^\$\.subsegments\[1\]\.id: id must be 16 hex digits/)],
+      ['error', partial.id, expect.stringMatching(/^\$\.subsegments\[1\]: subsegment has neither end_time/)]
+    ])
     expect(store.stats()).toMatchObject({
       traces: 1,
       datagrams: { received: 2, accepted: 1, rejected: 1 },
@@ -199,7 +208,7 @@ describe('TraceStore NDJSON persistence', () => {
     const store = new TraceStore()
     expect(await store.loadFile(file)).toEqual({ documents: 2, badLines: 6, rejected: 1 })
     expect(store.list().map(t => t.id)).toEqual([traceId(2), traceId(1)])
-    const messages = store.findings().reverse().map(f => `${f.kind}: ${f.message}`)
+    const messages = store.findings().reverse().filter(f => f.kind !== 'document').map(f => `${f.kind}: ${f.message}`)
     expect(messages).toEqual([
       expect.stringMatching(/^bad-store-line: line 3: not a store line/),
       expect.stringMatching(/^bad-store-line: line 4: the document is an array/),
