@@ -1,5 +1,7 @@
-import { execFile } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { execFile, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { createSocket } from 'node:dgram'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
@@ -9,15 +11,17 @@ import { TestDaemon } from '../helpers/daemon'
 // real ones), the tarballs installed with npm into a project outside the workspace (no
 // links back to it) beside Express 5, Koa 3 and Fastify 5, and a TypeScript app
 // (./app) type-checked with skipLibCheck false in nodenext ESM, nodenext CommonJS and
-// bundler resolution, then run as ESM and as CommonJS against a loopback UDP daemon.
+// bundler resolution, then run as ESM and as CommonJS against a loopback UDP daemon; the
+// viewer's command line runs from the project as `npx xraykit-viewer` and is sent a segment.
 // arethetypeswrong and publint check each tarball. XRAYKIT_PACK_DIR keeps the tarballs
 // (the release script uses it); otherwise everything lives in a temporary folder.
 
 const run = promisify(execFile)
 const ROOT = resolve(__dirname, '..', '..')
-const PACKAGES = ['core', 'express', 'koa', 'fastify', 'aws', 'sql']
+const PACKAGES = ['core', 'express', 'koa', 'fastify', 'aws', 'sql', 'viewer']
 const PNPM = `pnpm@${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).packageManager as string).split('@')[1]}`
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+const NPX = process.platform === 'win32' ? 'npx.cmd' : 'npx'
 
 /** The version of a package the workspace tests with, so the project installs from npm's cache. */
 function tested (dir: string): string {
@@ -92,6 +96,87 @@ async function tsc (...args: string[]): Promise<string> {
 
 function installed (pkg: string): string {
   return join(project, 'node_modules', '@xraykit', pkg)
+}
+
+interface RunningCli {
+  /** The addresses it printed: where to send documents, and the read API's URL. */
+  udp: { host: string, port: number }
+  url: string
+  /** Everything it printed so far. */
+  stdout: () => string
+  stderr: () => string
+  /** Resolves with how it ended. */
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  pid: number
+}
+
+/**
+ * Starts `xraykit-viewer` on free loopback ports (`command`: npx, or the installed bin) and
+ * waits for the addresses it prints. `group`: in a process group of its own, as a shell runs
+ * a command that Ctrl-C then stops.
+ */
+async function startCli (command: string, args: string[], group: boolean): Promise<RunningCli> {
+  const child = spawn(command, [...args, '--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--http', '127.0.0.1:0'], { cwd: project, detached: group, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.once('exit', (code, signal) => resolve({ code, signal })))
+  const printed = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => { done(); reject(new Error(`xraykit-viewer printed no read API URL in 30 s; stdout: ${stdout}; stderr: ${stderr}`)) }, 30000)
+    const check = (): void => { if (/^read API: \S+/m.test(stdout)) { done(); resolve(stdout) } }
+    const early = (code: number | null): void => { done(); reject(new Error(`xraykit-viewer exited (${code}) before printing its URL; stdout: ${stdout}; stderr: ${stderr}`)) }
+    const done = (): void => { clearTimeout(timer); child.stdout.off('data', check); child.off('exit', early) }
+    child.stdout.on('data', check)
+    child.once('exit', early)
+  }).catch((err: unknown) => { stop(child.pid!, group, 'SIGKILL'); throw err })
+  const udp = /receiving on UDP (\S+):(\d+)/.exec(printed)
+  const url = /^read API: (\S+)/m.exec(printed)
+  if (udp === null || url === null) { stop(child.pid!, group, 'SIGKILL'); throw new Error(`xraykit-viewer printed no UDP address: ${printed}`) }
+  return { udp: { host: udp[1], port: Number(udp[2]) }, url: url[1], stdout: () => stdout, stderr: () => stderr, exited, pid: child.pid! }
+}
+
+function stop (pid: number, group: boolean, signal: NodeJS.Signals): void {
+  try { process.kill(group ? -pid : pid, signal) } catch { /* already gone */ }
+}
+
+/** Whether any process of the group `pgid` is still running. */
+function groupAlive (pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Sends one segment document, as the SDKs do, and returns its trace id. */
+async function sendSegment (to: { host: string, port: number }, name: string): Promise<string> {
+  const now = Date.now() / 1000
+  const traceId = `1-${Math.floor(now).toString(16)}-${randomBytes(12).toString('hex')}`
+  const document = { name, id: randomBytes(8).toString('hex'), trace_id: traceId, start_time: now - 0.012, end_time: now, http: { request: { method: 'GET', url: 'http://localhost/users/1' }, response: { status: 200 } } }
+  const socket = createSocket('udp4')
+  try {
+    await new Promise<void>((resolve, reject) => socket.send(`{"format":"json","version":1}\n${JSON.stringify(document)}`, to.port, to.host, err => err === null ? resolve() : reject(err)))
+  } finally {
+    socket.close()
+  }
+  return traceId
+}
+
+/** POST /TraceSummaries over the last minute, until a summary of `traceId` is there (UDP takes a moment). */
+async function summaryOf (url: string, traceId: string): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + 10000
+  for (;;) {
+    const now = Math.floor(Date.now() / 1000)
+    const res = await fetch(`${url}/TraceSummaries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ StartTime: now - 60, EndTime: now + 1 }) })
+    expect(res.status).toBe(200)
+    const page = await res.json() as { TraceSummaries: Array<Record<string, unknown>> }
+    const found = page.TraceSummaries.find(s => s.Id === traceId)
+    if (found !== undefined) return found
+    if (Date.now() > deadline) throw new Error(`no summary of ${traceId} after 10 s: ${JSON.stringify(page)}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
 }
 
 beforeAll(async () => {
@@ -192,6 +277,8 @@ describe('the packed tarballs', () => {
       for (const result of results) {
         const { mode } = result
         expect(result).toMatchObject({ sameRecorder: true, sameClasses: true, header: '1-5759e988-bd862e3fe1be46a994272793' })
+        // the viewer, in-process: loaded by import and by require as one module, on free ports
+        expect(result.viewer).toEqual({ url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:[1-9]\d*$/), status: 200, traces: 0, same: true })
         for (const framework of ['express', 'koa', 'fastify']) {
           const traceId = result.responses[framework].traceId as string
           expect(traceId).toMatch(/^1-[0-9a-f]{8}-[0-9a-f]{24}$/)
@@ -208,6 +295,72 @@ describe('the packed tarballs', () => {
       expect(segments).toHaveLength(6)
     } finally {
       await daemon.close()
+    }
+  })
+
+  it('the viewer\'s bin is installed as xraykit-viewer: an executable with a node shebang', () => {
+    ready()
+    const manifest = JSON.parse(readFileSync(join(installed('viewer'), 'package.json'), 'utf8')) as { bin?: Record<string, string>, private?: boolean }
+    expect(manifest.private).toBeUndefined()
+    expect(manifest.bin).toEqual({ 'xraykit-viewer': './dist/cli.js' })
+    const cli = join(installed('viewer'), 'dist', 'cli.js')
+    expect(readFileSync(cli, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node')
+    if (process.platform !== 'win32') {
+      expect(statSync(cli).mode & 0o111).toBe(0o111)
+      expect(existsSync(join(project, 'node_modules', '.bin', 'xraykit-viewer'))).toBe(true)
+    }
+  })
+
+  it('npx xraykit-viewer --help prints its usage and exits 0', async () => {
+    ready()
+    const { stdout, stderr } = await run(NPX, ['--no-install', 'xraykit-viewer', '--help'], { cwd: project, timeout: 60000 })
+    expect(stdout).toMatch(/^Usage: xraykit-viewer \[options\]/)
+    for (const option of ['--udp', '--tcp', '--http', '--forward', '--store', '--sampling-rules', '--open']) expect(stdout).toContain(option)
+    expect(stderr).toBe('')
+  })
+
+  it('npx xraykit-viewer --bad-option prints what is wrong and the usage, and exits 2', async () => {
+    ready()
+    const failed = await run(NPX, ['--no-install', 'xraykit-viewer', '--bad-option'], { cwd: project, timeout: 60000 }).then(() => null, (err: { code?: number, stderr?: string }) => err)
+    expect(failed).toMatchObject({ code: 2, stderr: expect.stringMatching(/^xraykit-viewer: .*--bad-option[\s\S]*Usage: xraykit-viewer/) })
+  })
+
+  it('npx xraykit-viewer on free ports prints its addresses, keeps a segment sent over UDP, serves it on POST /TraceSummaries, and Ctrl-C stops it all', async () => {
+    ready()
+    if (process.platform === 'win32') return // process groups and SIGINT to them: POSIX only
+    const cli = await startCli(NPX, ['--no-install', 'xraykit-viewer'], true)
+    try {
+      expect(cli.stdout()).toMatch(/^xraykit viewer: receiving on UDP 127\.0\.0\.1:[1-9]\d*, sampling on TCP 127\.0\.0\.1:[1-9]\d*$/m)
+      expect(cli.url).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*$/)
+      const traceId = await sendSegment(cli.udp, 'packaged-viewer')
+      const summary = await summaryOf(cli.url, traceId)
+      expect(summary).toMatchObject({ Id: traceId, HasFault: false, HasError: false, Http: { HttpMethod: 'GET', HttpStatus: 200 } })
+      // Ctrl-C in a terminal: SIGINT to the foreground process group (npx, its shell, the viewer)
+      stop(cli.pid, true, 'SIGINT')
+      // npx ends as its command did, or re-raises the SIGINT it forwarded
+      expect([{ code: 0, signal: null }, { code: null, signal: 'SIGINT' }]).toContainEqual(await cli.exited)
+      const deadline = Date.now() + 10000
+      while (groupAlive(cli.pid) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
+      expect(groupAlive(cli.pid)).toBe(false)
+      expect(cli.stderr()).toBe('')
+    } finally {
+      stop(cli.pid, true, 'SIGKILL')
+    }
+  })
+
+  it('the installed xraykit-viewer, run through its shebang, exits 0 on SIGINT after closing', async () => {
+    ready()
+    if (process.platform === 'win32') return // no shebangs there: npm writes a .cmd shim
+    const cli = await startCli(join(project, 'node_modules', '.bin', 'xraykit-viewer'), [], false)
+    try {
+      const traceId = await sendSegment(cli.udp, 'packaged-viewer-bin')
+      await summaryOf(cli.url, traceId)
+      stop(cli.pid, false, 'SIGINT')
+      expect(await cli.exited).toEqual({ code: 0, signal: null })
+      expect(cli.stderr()).toBe('')
+      await expect(fetch(`${cli.url}/TraceSummaries`, { method: 'POST', body: '{}' })).rejects.toThrow()
+    } finally {
+      stop(cli.pid, false, 'SIGKILL')
     }
   })
 

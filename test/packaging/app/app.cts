@@ -1,6 +1,7 @@
 // The same application in CommonJS TypeScript: the adapters load with `require` (what
 // `import` compiles to here) except Fastify's, which loads with a dynamic `import()`, and
-// core is reached both ways; all must report to the one xrayRecorder.
+// core is reached both ways; all must report to the one xrayRecorder. The viewer, required
+// (and imported, to compare), starts in-process on free ports, answers once, and stops.
 import type { AddressInfo } from 'node:net'
 import express = require('express')
 import Koa = require('koa')
@@ -12,6 +13,8 @@ import { xrayErrorHandler, xrayMiddleware } from '@xraykit/express'
 import { xrayMiddleware as koaMiddleware } from '@xraykit/koa'
 import { captureAWSClient } from '@xraykit/aws'
 import { captureMySQL } from '@xraykit/sql'
+import { startViewer } from '@xraykit/viewer'
+import type { Viewer } from '@xraykit/viewer'
 
 const MODE = 'cjs'
 
@@ -64,6 +67,13 @@ async function main (): Promise<void> {
   await fastify.close()
   await xrayRecorder.close()
 
+  const viewerImported = await import('@xraykit/viewer')
+  const viewer: Viewer = await startViewer({ udp: '127.0.0.1:0', tcp: '127.0.0.1:0', http: '127.0.0.1:0' })
+  const now = Math.floor(Date.now() / 1000)
+  const summaries = await fetch(`${viewer.url}/TraceSummaries`, { method: 'POST', body: JSON.stringify({ StartTime: now - 60, EndTime: now }) })
+  const viewerResult = { url: viewer.url, status: summaries.status, traces: ((await summaries.json()) as { TraceSummaries: unknown[] }).TraceSummaries.length, same: viewerImported.startViewer === startViewer }
+  await viewer.close()
+
   const header: TraceHeader = TraceHeader.parse('Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1')
   const contextClass: typeof ClsHookedContext | null = null
   void contextClass; void captureAWSClient; void captureMySQL
@@ -73,7 +83,8 @@ async function main (): Promise<void> {
     sameRecorder: coreImported.xrayRecorder === xrayRecorder && coreImported.default.xrayRecorder === xrayRecorder,
     sameClasses: coreImported.Segment === Segment && coreImported.Subsegment === Subsegment,
     header: header.root,
-    responses
+    responses,
+    viewer: viewerResult
   }))
 }
 

@@ -2,6 +2,7 @@
 // tarballs (nodenext and bundler resolution, skipLibCheck false), then run. It loads the
 // Express and Fastify adapters with `import` and the Koa adapter with `require`, so all
 // three must report to the one xrayRecorder. Documents go to AWS_XRAY_DAEMON_ADDRESS.
+// It also starts the viewer in-process on free ports, asks its read API once, and stops it.
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import express from 'express'
@@ -14,10 +15,13 @@ import { xrayErrorHandler, xrayMiddleware } from '@xraykit/express'
 import xrayPlugin from '@xraykit/fastify'
 import { captureLambdaHandler } from '@xraykit/aws'
 import { capturePostgres } from '@xraykit/sql'
+import { startViewer } from '@xraykit/viewer'
+import type { Viewer } from '@xraykit/viewer'
 
 const require = createRequire(import.meta.url)
 const coreRequired = require('@xraykit/core') as typeof import('@xraykit/core')
 const koaAdapter = require('@xraykit/koa') as typeof import('@xraykit/koa')
+const viewerRequired = require('@xraykit/viewer') as typeof import('@xraykit/viewer')
 const MODE = 'esm'
 
 xrayRecorder.configure({ service: `packaged-${MODE}`, sampling: 'all' })
@@ -67,6 +71,12 @@ await new Promise(resolve => koaServer.close(resolve))
 await fastify.close()
 await xrayRecorder.close()
 
+const viewer: Viewer = await startViewer({ udp: '127.0.0.1:0', tcp: '127.0.0.1:0', http: '127.0.0.1:0' })
+const now = Math.floor(Date.now() / 1000)
+const summaries = await fetch(`${viewer.url}/TraceSummaries`, { method: 'POST', body: JSON.stringify({ StartTime: now - 60, EndTime: now }) })
+const viewerResult = { url: viewer.url, status: summaries.status, traces: ((await summaries.json()) as { TraceSummaries: unknown[] }).TraceSummaries.length, same: viewerRequired.startViewer === startViewer }
+await viewer.close()
+
 // types only: these must exist with the shapes users rely on
 const header: TraceHeader = TraceHeader.parse('Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1')
 const handler = captureLambdaHandler(async (event: { id: number }) => event.id)
@@ -78,5 +88,6 @@ console.log(JSON.stringify({
   sameRecorder: coreRequired.xrayRecorder === xrayRecorder && core.xrayRecorder === xrayRecorder,
   sameClasses: coreRequired.Segment === Segment && coreRequired.Subsegment === Subsegment,
   header: header.root,
-  responses
+  responses,
+  viewer: viewerResult
 }))
