@@ -3,8 +3,10 @@
 //             with the store at its bound, counting what was lost (sent - received)
 //   summaries POST /TraceSummaries with a filter over 10,000 stored traces (ms, median)
 //   batch     POST /Traces of one trace of 10,000 subsegments (ms, median)
+//   memory    heap and RSS over an empty viewer's once about 5x --max-bytes of datagrams
+//             came in over UDP, with the store bounded at 16, 64 and 256 MiB (needs --expose-gc)
 //
-//   npm run build && node bench/viewer.mjs [--rate 30000] [--seconds 5] [--rounds 5]
+//   npm run build && node --expose-gc bench/viewer.mjs [--rate 30000] [--seconds 5] [--rounds 5] [--only ingest|reads|memory]
 import { spawn } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { startViewer } from '@xraykit/viewer'
@@ -13,7 +15,9 @@ const { values } = parseArgs({
   options: {
     rate: { type: 'string', default: '30000' },
     seconds: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '5' }
+    rounds: { type: 'string', default: '5' },
+    only: { type: 'string' },
+    mib: { type: 'string' }
   }
 })
 const RATE = Number(values.rate)
@@ -96,7 +100,8 @@ async function post (url, body) {
 }
 
 async function readRounds () {
-  const viewer = await startViewer({ udp: '127.0.0.1:0', tcp: '127.0.0.1:0', http: '127.0.0.1:0' })
+  // bounds that keep all 10,001 traces (the default 64 MiB would evict some)
+  const viewer = await startViewer({ udp: '127.0.0.1:0', tcp: '127.0.0.1:0', http: '127.0.0.1:0', maxTraces: 20000, maxBytes: 256 * 2 ** 20 })
   try {
     const { store } = viewer
     for (let n = 0; n < 10000; n++) store.ingest(Buffer.from(HEADER + JSON.stringify(segmentDoc(n))))
@@ -125,6 +130,41 @@ async function readRounds () {
   }
 }
 
+/** Heap and RSS (MiB) after a full collection. */
+function memory () {
+  globalThis.gc()
+  const m = process.memoryUsage()
+  return { heap: (m.heapUsed + m.external + m.arrayBuffers) / 2 ** 20, rss: m.rss / 2 ** 20 }
+}
+
+async function memoryRound (maxMiB) {
+  // datagrams from the sender process (so that this process holds only what the viewer
+  // keeps), enough to fill the store about five times over
+  const viewer = await startViewer({ udp: '127.0.0.1:0', tcp: '127.0.0.1:0', http: '127.0.0.1:0', maxBytes: maxMiB * 2 ** 20, maxTraces: 1e9 })
+  try {
+    const before = memory()
+    const seconds = Math.ceil(5 * maxMiB * 2 ** 20 / 3000 / RATE)
+    const child = spawn(process.execPath, ['-e', SENDER, String(viewer.udpAddress.port), String(RATE), String(seconds), String(T0 + 100)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let text = ''
+    child.stdout.on('data', (c) => { text += c })
+    await new Promise(resolve => child.on('exit', resolve))
+    const { sent, ms } = JSON.parse(text)
+    for (let quiet = 0, last = -1; quiet < 20;) {
+      await new Promise(resolve => setTimeout(resolve, 10))
+      const now = viewer.store.stats().datagrams.received
+      quiet = now === last ? quiet + 1 : 0
+      last = now
+    }
+    const stats = viewer.store.stats()
+    const after = memory()
+    return { maxMiB, sent, sendRate: sent / (ms / 1000), received: stats.datagrams.received, keptMiB: stats.bytes / 2 ** 20, chargedMiB: stats.memoryBytes / 2 ** 20, traces: stats.traces, heap: after.heap - before.heap, rss: after.rss - before.rss }
+  } finally {
+    await viewer.close()
+  }
+}
+
+const only = values.only
+if (only === undefined || only === 'ingest') {
 console.log(`Node ${process.version}; ingest: ${RATE} datagrams/s for ${SECONDS} s, ${ROUNDS} rounds, store bound 5,000 traces`)
 const rounds = []
 for (let r = 0; r < ROUNDS; r++) {
@@ -133,5 +173,15 @@ for (let r = 0; r < ROUNDS; r++) {
   console.log(`  round ${r + 1}: sent ${result.sent}, received ${result.received}, lost ${result.lost}, ${Math.round(result.rate)} received/s, traces kept ${result.traces}, evicted ${result.evicted}, RSS ${result.rssMB.toFixed(0)} MB`)
 }
 console.log(`ingest: median ${Math.round(median(rounds.map(r => r.rate)))} received/s; lost in all rounds: ${rounds.reduce((n, r) => n + r.lost, 0)}`)
-const reads = await readRounds()
+}
+if (only === undefined || only === 'reads') {
+  const reads = await readRounds()
 console.log(`reads over ${reads.traces} traces (median of 20): POST /TraceSummaries with a filter ${reads.summariesMs.toFixed(1)} ms (${reads.matchedFirstPage} on the first page); POST /Traces of a 10,000-subsegment trace ${reads.batchMs.toFixed(1)} ms (${reads.batchSegments} document)`)
+}
+if (only === undefined || only === 'memory') {
+  if (typeof globalThis.gc !== 'function') throw new Error('the memory phase needs node --expose-gc')
+  for (const maxMiB of (values.mib ?? "16,64,256").split(",").map(Number)) {
+    const m = await memoryRound(maxMiB)
+    console.log(`memory, --max-bytes ${maxMiB} MiB: ${m.sent} datagrams sent (${Math.round(m.sendRate)}/s), ${m.received} received, ${m.traces} traces kept (${m.keptMiB.toFixed(1)} MiB of datagrams, charged ${m.chargedMiB.toFixed(1)} MiB); over an empty viewer: heap ${m.heap.toFixed(0)} MiB (${(m.heap / maxMiB).toFixed(2)}x), RSS ${m.rss.toFixed(0)} MiB (${(m.rss / maxMiB).toFixed(2)}x)`)
+  }
+}

@@ -154,6 +154,8 @@ export type AddResult =
     replaced: boolean
     /** Embedded subsegments left out because they were unusable, too deep or too many. */
     dropped: number
+    /** Entities kept from it (the segment or subsegment and its embedded subsegments). */
+    entities: number
   }
   | {
     /** The document is not kept. */
@@ -206,7 +208,7 @@ export const MAX_LINKS = 100
 
 function readLinks (doc: Record<string, unknown>): SpanLink[] {
   const links = get(doc, 'links')
-  if (!Array.isArray(links)) return []
+  if (!Array.isArray(links)) return NO_LINKS
   const out: SpanLink[] = []
   for (let i = 0; i < links.length && out.length < MAX_LINKS; i++) {
     const link: unknown = links[i]
@@ -215,13 +217,19 @@ function readLinks (doc: Record<string, unknown>): SpanLink[] {
     const id = str(link, 'id')
     if (traceId !== null && id !== null && traceId.length <= MAX_ID_LENGTH && id.length <= MAX_ID_LENGTH) out.push({ traceId, id })
   }
-  return out
+  return out.length === 0 ? NO_LINKS : out
 }
 
+// Shared by every entity without any (most have none): the model is kept for every stored
+// document, so an empty object or array per entity is memory the store bound would not see.
+const NO_ANNOTATIONS: Record<string, AnnotationValue> = Object.freeze(Object.create(null) as Record<string, AnnotationValue>)
+const NO_EXCEPTIONS: ExceptionData[] = Object.freeze([]) as unknown as ExceptionData[]
+const NO_LINKS: SpanLink[] = Object.freeze([]) as unknown as SpanLink[]
+
 function readAnnotations (doc: Record<string, unknown>): Record<string, AnnotationValue> {
-  const out: Record<string, AnnotationValue> = Object.create(null) as Record<string, AnnotationValue>
   const annotations = rec(doc, 'annotations')
-  if (annotations === null) return out
+  if (annotations === null) return NO_ANNOTATIONS
+  const out: Record<string, AnnotationValue> = Object.create(null) as Record<string, AnnotationValue>
   let n = 0
   for (const key of Object.keys(annotations)) {
     if (++n > 1000) break
@@ -233,9 +241,9 @@ function readAnnotations (doc: Record<string, unknown>): Record<string, Annotati
 
 function readExceptions (doc: Record<string, unknown>): ExceptionData[] {
   const cause = rec(doc, 'cause')
-  if (cause === null) return []
+  if (cause === null) return NO_EXCEPTIONS
   const list = get(cause, 'exceptions')
-  if (!Array.isArray(list)) return []
+  if (!Array.isArray(list)) return NO_EXCEPTIONS
   const out: ExceptionData[] = []
   for (let i = 0; i < list.length && out.length < MAX_EXCEPTIONS; i++) {
     const e: unknown = list[i]
@@ -314,7 +322,7 @@ function byStart (a: Entity, b: Entity): number {
  * Reads a whole document (the entity and its embedded subsegments), iteratively, within
  * {@link MAX_DEPTH} and {@link MAX_ENTITIES_PER_DOCUMENT}.
  */
-function readDocument (doc: unknown, kind: Entity['kind']): { entity: Entity, dropped: number } | string {
+function readDocument (doc: unknown, kind: Entity['kind']): { entity: Entity, dropped: number, entities: number } | string {
   const top = readEntity(doc, kind)
   if (typeof top === 'string') return top
   const budget: Budget = { left: MAX_ENTITIES_PER_DOCUMENT - 1, dropped: 0 }
@@ -333,7 +341,22 @@ function readDocument (doc: unknown, kind: Entity['kind']): { entity: Entity, dr
     }
     entity.subsegments.sort(byStart)
   }
-  return { entity: top, dropped: budget.dropped }
+  return { entity: top, dropped: budget.dropped, entities: MAX_ENTITIES_PER_DOCUMENT - budget.left }
+}
+
+function treeHasAny (root: Entity, ids: ReadonlySet<string>): boolean {
+  const stack = [root]
+  while (stack.length > 0) {
+    const e = stack.pop()!
+    if (ids.has(e.id)) return true
+    for (const child of e.subsegments) stack.push(child)
+  }
+  return false
+}
+
+function indexTree (root: Entity, index: Map<string, Entity>): Entity {
+  walkEntities(root, e => { if (!index.has(e.id)) index.set(e.id, e) })
+  return root
 }
 
 function copyTree (e: Entity, index: Map<string, Entity>): Entity {
@@ -450,7 +473,7 @@ function inferSegments (segments: readonly Segment[], holder: ReadonlyMap<string
         throttle: e.throttle,
         inferred: true,
         traced: false,
-        links: [],
+        links: NO_LINKS,
         origin: target.type,
         namespace: null,
         user: null,
@@ -461,8 +484,8 @@ function inferSegments (segments: readonly Segment[], holder: ReadonlyMap<string
         availabilityZone: null,
         instanceId: null,
         http: e.http,
-        annotations: Object.create(null) as Record<string, AnnotationValue>,
-        exceptions: [],
+        annotations: NO_ANNOTATIONS,
+        exceptions: NO_EXCEPTIONS,
         subsegments: []
       })
     })
@@ -522,7 +545,7 @@ export class TraceBuilder {
     if (kind === 'subsegment' && typeof get(doc, 'parent_id') !== 'string') return { accepted: false, reason: 'an independent subsegment without a string "parent_id"' }
     const read = readDocument(doc, kind)
     if (typeof read === 'string') return { accepted: false, reason: read }
-    const { entity, dropped } = read
+    const { entity, dropped, entities } = read
     const previous = this.documents.get(entity.id)
     if (previous !== undefined && !previous.inProgress && entity.inProgress) {
       return { accepted: false, reason: `${entity.id}: an in-progress copy after the completed one` }
@@ -533,7 +556,7 @@ export class TraceBuilder {
     this.id = traceId
     this.documents.set(entity.id, entity)
     this.built = null
-    return { accepted: true, id: entity.id, replaced: previous !== undefined, dropped }
+    return { accepted: true, id: entity.id, replaced: previous !== undefined, dropped, entities }
   }
 
   /** The trace as the documents kept so far make it. Cached until the next accepted document. */
@@ -542,9 +565,16 @@ export class TraceBuilder {
     const index = new Map<string, Entity>()
     const segments: Segment[] = []
     const independent: Entity[] = []
-    for (const doc of this.documents.values()) {
-      if (doc.kind === 'segment') segments.push({ ...copyTree(doc, index), kind: 'segment', upstreamId: null, synthetic: false })
-      else independent.push(doc)
+    const kept: Entity[] = []
+    for (const doc of this.documents.values()) (doc.kind === 'segment' ? kept : independent).push(doc)
+    // what attaching independent subsegments changes: their parents, and entities they replace
+    const changed = new Set<string>()
+    for (const doc of independent) { changed.add(doc.id); if (doc.parentId !== null) changed.add(doc.parentId) }
+    for (const doc of kept) {
+      // a segment tree nothing attaches into is shared with the kept document (never
+      // changed by a build); the others are copied, so attaching leaves the kept ones alone
+      const copy = changed.size > 0 && treeHasAny(doc, changed) ? copyTree(doc, index) : indexTree(doc, index)
+      segments.push({ ...copy, kind: 'segment', upstreamId: null, synthetic: false })
     }
     // segments' trees were indexed by copyTree; re-point the index at the Segment objects
     for (const s of segments) index.set(s.id, s)

@@ -27,7 +27,11 @@ import { documentProblems, showPath } from './rules'
 export interface TraceStoreOptions {
   /** Traces kept at most; past it, the oldest is evicted. Default 10,000. */
   maxTraces?: number
-  /** Bytes of datagrams kept at most (each kept document counts its datagram's size); past it, the oldest traces are evicted. Default 64 MiB. */
+  /**
+   * Memory the kept traces may take, in bytes; past it, the oldest traces are evicted.
+   * Each kept document is charged its {@link StoredDocument.memoryBytes}: its datagram's
+   * size plus an estimate of what its parsed model takes. Default 64 MiB.
+   */
   maxBytes?: number
   /** Findings listed at most (the counts by kind keep counting past it). Default 1,000. */
   maxFindings?: number
@@ -62,9 +66,21 @@ export interface StoredDocument {
   text: string
   /** The datagram's size in bytes. */
   bytes: number
+  /**
+   * What it is charged against `maxBytes`: {@link StoredDocument.bytes} plus
+   * {@link MODEL_BYTES_PER_DOCUMENT} and {@link MODEL_BYTES_PER_ENTITY} for each of its
+   * entities, an estimate of the parsed model the store keeps beside the text (measured
+   * with `bench/viewer.mjs`).
+   */
+  memoryBytes: number
   /** When it arrived, epoch milliseconds. */
   receivedAt: number
 }
+
+/** Bytes of memory a kept document is charged beyond its datagram's size, for the store's own records and its trace's. */
+export const MODEL_BYTES_PER_DOCUMENT = 2400
+/** Bytes of memory a kept document is charged for each entity (segment or subsegment) of its parsed model. */
+export const MODEL_BYTES_PER_ENTITY = 400
 
 /** A kept trace, without its documents: what {@link TraceStore.list} returns. */
 export interface TraceInfo {
@@ -115,8 +131,10 @@ export interface StoreStats {
   traces: number
   /** Documents kept. */
   documents: number
-  /** Bytes of the kept documents' datagrams; at most {@link StoreStats.maxBytes}. */
+  /** Bytes of the kept documents' datagrams. */
   bytes: number
+  /** The memory the kept documents are charged ({@link StoredDocument.memoryBytes}); at most {@link StoreStats.maxBytes}. */
+  memoryBytes: number
   /** The `maxTraces` bound. */
   maxTraces: number
   /** The `maxBytes` bound. */
@@ -219,10 +237,15 @@ function noFindings (): Record<LintKind, number> {
 }
 
 interface Entry {
+  id: string
+  // the update order, a doubly linked list: eviction takes the oldest in O(1)
+  older: Entry | null
+  newer: Entry | null
+  memory: number
   builder: TraceBuilder
   documents: Map<string, StoredDocument>
-  // `document` findings of kept documents, by document id (only those with any)
-  problems: Map<string, LintFinding[]>
+  // `document` findings of kept documents, by document id (only those with any; null for none)
+  problems: Map<string, LintFinding[]> | null
   // traceProblems, until the next document (or the trace settles)
   lint: { settled: boolean, problems: TraceProblem[] } | null
   bytes: number
@@ -240,7 +263,8 @@ function info (id: string, e: Entry): TraceInfo {
  * `maxFindings`) and counted by kind.
  *
  * Eviction: traces are ordered by their latest accepted document; while there are more
- * than `maxTraces`, or their datagrams add up to more than `maxBytes`, the trace updated
+ * than `maxTraces`, or their documents are charged more than `maxBytes` of memory
+ * ({@link StoredDocument.memoryBytes}), the trace updated
  * longest ago is evicted, and counted.
  */
 export class TraceStore {
@@ -248,12 +272,16 @@ export class TraceStore {
   private readonly maxBytes: number
   private readonly maxFindings: number
   private readonly settleMs: number
-  // insertion order = update order: a trace is moved to the end when a document is added
+  // by id; the update order is the list from `oldest` to `newest` (a Map's own order would
+  // do, but taking its first key after many deletes walks past every deleted slot)
   private readonly traces = new Map<string, Entry>()
+  private oldest: Entry | null = null
+  private newest: Entry | null = null
   private readonly listeners = new Set<(event: StoreEvent) => void>()
   private readonly recent: LintFinding[] = []
   private readonly counts = {
     bytes: 0,
+    memory: 0,
     documents: 0,
     received: 0,
     accepted: 0,
@@ -312,32 +340,38 @@ export class TraceStore {
 
   private addDocument (doc: IngestedDocument, persist: boolean): IngestOutcome {
     const existing = this.traces.get(doc.traceId)
-    const entry: Entry = existing ?? { builder: new TraceBuilder(), documents: new Map(), problems: new Map(), lint: null, bytes: 0, firstReceivedAt: doc.receivedAt, lastReceivedAt: doc.receivedAt }
+    const entry: Entry = existing ?? { id: doc.traceId, older: null, newer: null, builder: new TraceBuilder(), documents: new Map(), problems: null, lint: null, bytes: 0, memory: 0, firstReceivedAt: doc.receivedAt, lastReceivedAt: doc.receivedAt }
     const result = entry.builder.add(doc.document)
     const problems = this.lintDocument(doc)
     if (!result.accepted) {
       return { accepted: false, finding: this.record({ kind: 'rejected', message: plainText(result.reason), bytes: doc.bytes, receivedAt: doc.receivedAt, excerpt: plainText(doc.text), traceId: doc.traceId, documentId: doc.id }) }
     }
-    entry.problems.delete(result.id)
-    if (problems.length > 0) entry.problems.set(result.id, problems)
+    entry.problems?.delete(result.id)
+    if (problems.length > 0) (entry.problems ??= new Map()).set(result.id, problems)
     entry.lint = null
     const previous = entry.documents.get(result.id)
     if (previous !== undefined) {
       entry.documents.delete(result.id)
       entry.bytes -= previous.bytes
+      entry.memory -= previous.memoryBytes
       this.counts.bytes -= previous.bytes
+      this.counts.memory -= previous.memoryBytes
       this.counts.documents--
       this.counts.replaced++
     }
-    entry.documents.set(result.id, { id: result.id, text: doc.text, bytes: doc.bytes, receivedAt: doc.receivedAt })
+    const memoryBytes = doc.bytes + MODEL_BYTES_PER_DOCUMENT + MODEL_BYTES_PER_ENTITY * result.entities
+    entry.documents.set(result.id, { id: result.id, text: doc.text, bytes: doc.bytes, memoryBytes, receivedAt: doc.receivedAt })
     entry.bytes += doc.bytes
+    entry.memory += memoryBytes
+    this.counts.memory += memoryBytes
     entry.lastReceivedAt = Math.max(entry.lastReceivedAt, doc.receivedAt)
     entry.firstReceivedAt = Math.min(entry.firstReceivedAt, doc.receivedAt)
     this.counts.bytes += doc.bytes
     this.counts.documents++
     // the most recently updated trace goes last
-    if (existing !== undefined) this.traces.delete(doc.traceId)
-    this.traces.set(doc.traceId, entry)
+    if (existing === undefined) this.traces.set(doc.traceId, entry)
+    else this.unlink(entry)
+    this.append(entry)
     if (persist) this.persist(doc)
     this.emit(existing === undefined ? 'trace-added' : 'trace-updated', doc.traceId)
     if (result.dropped > 0) {
@@ -346,15 +380,32 @@ export class TraceStore {
     return { accepted: true, traceId: doc.traceId, id: result.id, replaced: previous !== undefined, evicted: this.evict() }
   }
 
+  private unlink (e: Entry): void {
+    if (e.older === null) this.oldest = e.newer
+    else e.older.newer = e.newer
+    if (e.newer === null) this.newest = e.older
+    else e.newer.older = e.older
+    e.older = e.newer = null
+  }
+
+  private append (e: Entry): void {
+    e.older = this.newest
+    e.newer = null
+    if (this.newest === null) this.oldest = e
+    else this.newest.newer = e
+    this.newest = e
+  }
+
   private evict (): string[] {
     const evicted: string[] = []
-    while (this.traces.size > this.maxTraces || this.counts.bytes > this.maxBytes) {
-      const oldest = this.traces.keys().next()
-      if (oldest.done === true) break
-      const id = oldest.value
-      const entry = this.traces.get(id)!
+    while (this.traces.size > this.maxTraces || this.counts.memory > this.maxBytes) {
+      const entry = this.oldest
+      if (entry === null) break
+      const id = entry.id
+      this.unlink(entry)
       this.traces.delete(id)
       this.counts.bytes -= entry.bytes
+      this.counts.memory -= entry.memory
       this.counts.documents -= entry.documents.size
       this.counts.evictedTraces++
       this.counts.evictedDocuments += entry.documents.size
@@ -391,7 +442,7 @@ export class TraceStore {
     const settled = now - entry.lastReceivedAt >= this.settleMs
     if (entry.lint === null || entry.lint.settled !== settled) entry.lint = { settled, problems: traceProblems(entry.builder.build(), settled) }
     const documents: LintFinding[] = []
-    for (const id of entry.documents.keys()) documents.push(...(entry.problems.get(id) ?? []))
+    if (entry.problems !== null) for (const id of entry.documents.keys()) documents.push(...(entry.problems.get(id) ?? []))
     return { traceId, settled, documents, trace: entry.lint.problems }
   }
 
@@ -450,8 +501,8 @@ export class TraceStore {
   /** The kept traces, the most recently updated first. */
   list (): TraceInfo[] {
     const out: TraceInfo[] = []
-    for (const [id, entry] of this.traces) out.push(info(id, entry))
-    return out.reverse()
+    for (let e = this.newest; e !== null; e = e.older) out.push(info(e.id, e))
+    return out
   }
 
   /** The findings still listed (at most `maxFindings`), newest first. */
@@ -466,6 +517,7 @@ export class TraceStore {
       traces: this.traces.size,
       documents: c.documents,
       bytes: c.bytes,
+      memoryBytes: c.memory,
       maxTraces: this.maxTraces,
       maxBytes: this.maxBytes,
       datagrams: { received: c.received, accepted: c.accepted, rejected: c.rejected },

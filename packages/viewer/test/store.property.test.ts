@@ -54,7 +54,7 @@ const hostileSteps: fc.Arbitrary<Step> = fc.oneof(
 
 const program = fc.record({
   maxTraces: fc.integer({ min: 1, max: 5 }),
-  maxBytes: fc.integer({ min: 300, max: 30000 }),
+  maxBytes: fc.integer({ min: 300, max: 60000 }),
   steps: fc.array(fc.oneof(valid, hostileSteps), { maxLength: 40 })
 })
 
@@ -89,7 +89,8 @@ describe('TraceStore properties', () => {
           expect(outcome.finding.kind).toBe(step.kind)
         }
         const s = store.stats()
-        expect(s.bytes).toBeLessThanOrEqual(maxBytes)
+        expect(s.memoryBytes).toBeLessThanOrEqual(maxBytes)
+        expect(s.bytes).toBeLessThanOrEqual(s.memoryBytes)
         expect(s.traces).toBeLessThanOrEqual(maxTraces)
       })
       const s = store.stats()

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { TraceStore } from '../src/store'
+import { MODEL_BYTES_PER_DOCUMENT, MODEL_BYTES_PER_ENTITY, TraceStore } from '../src/store'
 import type { StoreEvent } from '../src/store'
 import { MAX_DATAGRAM_BYTES } from '../src/ingest'
 import { TRACE_ID, inProgress, segment, sub } from './documents'
@@ -102,18 +102,30 @@ describe('TraceStore', () => {
     expect(store.stats()).toMatchObject({ traces: 3, documents: 4, evicted: { traces: 1, documents: 1, bytes: sizes[1] } })
   })
 
-  it('evicts the oldest traces past maxBytes; a datagram over the bound evicts its own trace', () => {
+  it('evicts the oldest traces past maxBytes of memory (datagram plus model); a document over the bound evicts its own trace', () => {
     const one = traceDatagram(0).length
-    const store = new TraceStore({ maxBytes: one * 2 + 10 })
+    const charged = one + MODEL_BYTES_PER_DOCUMENT + MODEL_BYTES_PER_ENTITY // one segment, no subsegments
+    const store = new TraceStore({ maxBytes: charged * 2 + 10 })
     for (let i = 0; i < 5; i++) {
       store.ingest(traceDatagram(i), T + i)
-      expect(store.stats().bytes).toBeLessThanOrEqual(one * 2 + 10)
+      expect(store.stats().memoryBytes).toBeLessThanOrEqual(charged * 2 + 10)
     }
     expect(store.list().map(t => t.id)).toEqual([traceId(4), traceId(3)])
-    expect(store.stats().evicted).toEqual({ traces: 3, documents: 3, bytes: one * 3 })
-    const big = traceDatagram(9, { metadata: { default: { pad: 'x'.repeat(one * 3) } } })
+    expect(store.stats()).toMatchObject({ bytes: one * 2, memoryBytes: charged * 2, evicted: { traces: 3, documents: 3, bytes: one * 3 } })
+    expect(store.get(traceId(4))!.documents[0].memoryBytes).toBe(charged)
+    const big = traceDatagram(9, { metadata: { default: { pad: 'x'.repeat(charged * 3) } } })
     expect(store.ingest(big, T + 9)).toMatchObject({ accepted: true, evicted: [traceId(3), traceId(4), traceId(9)] })
-    expect(store.stats()).toMatchObject({ traces: 0, documents: 0, bytes: 0, evicted: { traces: 6, documents: 6 } })
+    expect(store.stats()).toMatchObject({ traces: 0, documents: 0, bytes: 0, memoryBytes: 0, evicted: { traces: 6, documents: 6 } })
+  })
+
+  it('charges each entity of a document, and a replaced copy only once', () => {
+    const store = new TraceStore()
+    const doc = segment('api', 0, 1, { trace_id: traceId(1), subsegments: [sub('a', 0, 0.5), sub('b', 0.5, 1)] })
+    const first = datagram(inProgress(doc))
+    store.ingest(first, T)
+    const second = datagram(doc)
+    store.ingest(second, T + 1)
+    expect(store.stats()).toMatchObject({ documents: 1, bytes: second.length, memoryBytes: second.length + MODEL_BYTES_PER_DOCUMENT + 3 * MODEL_BYTES_PER_ENTITY })
   })
 
   it('keeps the newest maxFindings findings, newest first, and counts them all', () => {
