@@ -12,3 +12,8 @@ declare const db: {
   query (text: string, values?: unknown[]): Promise<{ rows: unknown[] }>
   charge (payment: unknown): Promise<void>
 }
+
+/** The app's message queue client. */
+declare const queue: {
+  publish (message: unknown): Promise<void>
+}

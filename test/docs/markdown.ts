@@ -22,8 +22,8 @@ function generated (relDir: string): boolean {
 
 /**
  * The Markdown files whose examples are checked, relative to `root`: README.md, CONTRIBUTING.md
- * when there is one, and every .md under docs/ (recursively, in a stable order), except the
- * generated API folders.
+ * when there is one, every .md under docs/ (recursively, in a stable order), except the
+ * generated API folders, and each package's README.md.
  */
 export function docFiles (root: string): string[] {
   const files = ['README.md', 'CONTRIBUTING.md'].filter(f => existsSync(join(root, f)))
@@ -38,6 +38,12 @@ export function docFiles (root: string): string[] {
     }
   }
   if (existsSync(join(root, 'docs'))) walk(join(root, 'docs'))
+  // each package's README, which npm shows on the package's page
+  if (existsSync(join(root, 'packages'))) {
+    for (const pkg of readdirSync(join(root, 'packages')).sort()) {
+      if (existsSync(join(root, 'packages', pkg, 'README.md'))) files.push(`packages/${pkg}/README.md`)
+    }
+  }
   return files
 }
 

@@ -20,6 +20,7 @@
  */
 import type * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { readBody, SECURITY_HEADERS, sendError, sendJson, sendTooLarge } from './json-http'
 import { batchGetTraces, getServiceGraph, getTraceGraph, getTraceSummaries, XrayApiError } from './api'
 import type { TraceSource } from './api'
 import type { SamplingReport, SamplingService } from './sampling'
@@ -52,34 +53,11 @@ const READ_ROUTES: Record<string, ReadRoute> = {
   '/TraceGraph': getTraceGraph
 }
 
-const SECURITY_HEADERS = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' }
-
-function sendJson (res: http.ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(value)
-  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers })
-  res.end(text)
-}
-
-function sendError (res: http.ServerResponse, status: number, type: string, message: string): void {
-  // the AWS SDK reads the error type from this header or from `__type`
-  sendJson(res, status, { __type: type, message }, { 'x-amzn-errortype': type })
-}
-
 /** The request body as JSON, or null with the error already sent. */
 async function readJson (req: http.IncomingMessage, res: http.ServerResponse): Promise<unknown> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer
-    size += buffer.length
-    if (size > MAX_REQUEST_BYTES) {
-      sendError(res, 413, 'InvalidRequestException', `the request body is over ${MAX_REQUEST_BYTES} bytes`)
-      req.destroy()
-      return null
-    }
-    chunks.push(buffer)
-  }
-  const text = Buffer.concat(chunks).toString('utf8')
+  const body = await readBody(req, MAX_REQUEST_BYTES)
+  if (body === null) { sendTooLarge(req, res, MAX_REQUEST_BYTES); return null }
+  const text = body.toString('utf8')
   if (text.trim() === '') return {}
   try {
     return JSON.parse(text) as unknown

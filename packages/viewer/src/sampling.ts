@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises'
 import * as http from 'node:http'
 import { DaemonStartError, formatAddress } from './daemon'
 import type { DaemonAddress } from './daemon'
+import { readBody, sendError, sendJson, sendTooLarge } from './json-http'
 
 /** A sampling rule as the X-Ray API gives it (`SamplingRuleRecords[].SamplingRule`). */
 export interface SamplingRule {
@@ -418,7 +419,7 @@ export class SamplingService {
   handler (): http.RequestListener {
     return (req, res) => {
       this.handle(req, res).catch(() => {
-        if (!res.headersSent) send(res, 500, error('InternalFailure', 'the viewer failed to answer; it goes on'))
+        sendError(res, 500, 'InternalFailure', 'the viewer failed to answer; it goes on')
       })
     }
   }
@@ -427,7 +428,7 @@ export class SamplingService {
     const path = (req.url ?? '/').split('?')[0]
     const reject = (status: number, type: string, message: string): void => {
       this.counts.rejected++
-      send(res, status, error(type, message))
+      sendError(res, status, type, message)
     }
     if (path !== '/GetSamplingRules' && path !== '/SamplingTargets') {
       req.resume()
@@ -437,10 +438,8 @@ export class SamplingService {
     if (req.method !== 'POST') { req.resume(); reject(405, 'MethodNotAllowed', `${path} takes POST`); return }
     const raw = await readBody(req, MAX_SAMPLING_BODY_BYTES)
     if (raw === null) {
-      // the rest of the body is not read: answer, then drop the connection
-      res.shouldKeepAlive = false
-      reject(413, 'InvalidRequestException', `the request body is over ${MAX_SAMPLING_BODY_BYTES} bytes`)
-      res.on('finish', () => req.destroy())
+      this.counts.rejected++
+      sendTooLarge(req, res, MAX_SAMPLING_BODY_BYTES)
       return
     }
     let body: unknown = {}
@@ -476,7 +475,7 @@ export class SamplingService {
       res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': answer.body.length })
       res.end(answer.body)
     } else {
-      send(res, 200, path === '/GetSamplingRules' ? this.getSamplingRules() : this.getSamplingTargets(documents))
+      sendJson(res, 200, path === '/GetSamplingRules' ? this.getSamplingRules() : this.getSamplingTargets(documents))
     }
   }
 
@@ -528,40 +527,3 @@ export class SamplingService {
 }
 
 interface ForwardAnswer { status: number, contentType: string, body: Buffer }
-
-function error (type: string, message: string): Record<string, string> {
-  return { __type: type, message }
-}
-
-function send (res: http.ServerResponse, status: number, value: unknown): void {
-  if (res.headersSent || res.destroyed) return
-  const text = JSON.stringify(value)
-  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }
-  if (status >= 400 && isObject(value) && typeof value.__type === 'string') headers['x-amzn-errortype'] = value.__type
-  res.writeHead(status, headers)
-  res.end(text)
-}
-
-/** The body, or null when it is over `limit` bytes (the rest is left unread, the request paused). */
-function readBody (req: http.IncomingMessage, limit: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'])
-    if (Number.isFinite(declared) && declared > limit) { req.pause(); resolve(null); return }
-    const chunks: Buffer[] = []
-    let size = 0
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length
-      if (size > limit) {
-        req.off('data', onData)
-        req.pause()
-        resolve(null)
-        return
-      }
-      chunks.push(chunk)
-    }
-    req.on('data', onData)
-    req.on('end', () => resolve(Buffer.concat(chunks)))
-    req.on('error', reject)
-    req.on('close', () => resolve(null))
-  })
-}
