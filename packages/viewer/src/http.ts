@@ -93,10 +93,6 @@ function streamEvents (store: TraceStore, sampling: SamplingService | undefined,
   res.on('error', end)
 }
 
-/**
- * The request handler of the viewer's HTTP API, for `http.createServer`. Never throws: a
- * failure inside a route is answered with a 500 and the server goes on.
- */
 function sendLint (store: TraceStore, traceId: string | null, res: http.ServerResponse): void {
   if (traceId === null) { sendJson(res, 200, { findings: store.findings(), traces: store.lintAll() }); return }
   const lint = store.lint(traceId)
@@ -104,6 +100,10 @@ function sendLint (store: TraceStore, traceId: string | null, res: http.ServerRe
   else sendJson(res, 200, lint)
 }
 
+/**
+ * The request handler of the viewer's HTTP API, for `http.createServer`. Never throws: a
+ * failure inside a route is answered with a 500 and the server goes on.
+ */
 export function createHttpApi (options: HttpApiOptions): http.RequestListener {
   const { store, sampling } = options
   const extra = options.allowedHosts ?? []

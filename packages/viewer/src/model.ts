@@ -399,6 +399,14 @@ export function isCall (e: Entity): boolean {
 const DYNAMODB_TABLE = /^arn:[^:]*:dynamodb:[^:]*:[^:]*:table\/([^/]+)/
 const SQL_NAME = /^[^@\s]+@[^@\s]+$/
 
+/** The service X-Ray infers for a call: see {@link inferredService}. */
+export interface InferredService {
+  /** The node's name: the table, the AWS service, the database or the host. */
+  name: string
+  /** Its type, the inferred segment's `origin`: `AWS::DynamoDB::Table`, `AWS::SNS`, `Database::SQL`, `remote`, …. */
+  type: string
+}
+
 /**
  * The service X-Ray infers from a call no segment answered: its name and `origin`.
  * - `aws`, named `DynamoDB`: the table, `AWS::DynamoDB::Table`, when `aws.table_name` or
@@ -409,7 +417,7 @@ const SQL_NAME = /^[^@\s]+@[^@\s]+$/
  *   is unverified);
  * - other `remote` calls: the name (usually the host), `remote`.
  */
-export function inferredService (call: Entity): { name: string, type: string } {
+export function inferredService (call: Entity): InferredService {
   if (call.namespace === 'aws') {
     if (call.name.toLowerCase() === 'dynamodb') {
       const fromArn = call.resourceArn === null ? null : DYNAMODB_TABLE.exec(call.resourceArn)
