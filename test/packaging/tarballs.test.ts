@@ -22,6 +22,9 @@ const PACKAGES = ['core', 'express', 'koa', 'fastify', 'aws', 'sql', 'viewer']
 const PNPM = `pnpm@${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).packageManager as string).split('@')[1]}`
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 const NPX = process.platform === 'win32' ? 'npx.cmd' : 'npx'
+// The environment of a user's shell: without what npm or pnpm set for the script running
+// these tests (npm warns on stderr about pnpm's npm_config_* settings it does not know)
+const USER_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm|pnpm)_/i.test(key)))
 
 /** The version of a package the workspace tests with, so the project installs from npm's cache. */
 function tested (dir: string): string {
@@ -116,7 +119,7 @@ interface RunningCli {
  * a command that Ctrl-C then stops.
  */
 async function startCli (command: string, args: string[], group: boolean): Promise<RunningCli> {
-  const child = spawn(command, [...args, '--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--http', '127.0.0.1:0'], { cwd: project, detached: group, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(command, [...args, '--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--http', '127.0.0.1:0'], { cwd: project, env: USER_ENV, detached: group, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
@@ -313,7 +316,7 @@ describe('the packed tarballs', () => {
 
   it('npx xraykit-viewer --help prints its usage and exits 0', async () => {
     ready()
-    const { stdout, stderr } = await run(NPX, ['--no-install', 'xraykit-viewer', '--help'], { cwd: project, timeout: 60000 })
+    const { stdout, stderr } = await run(NPX, ['--no-install', 'xraykit-viewer', '--help'], { cwd: project, env: USER_ENV, timeout: 60000 })
     expect(stdout).toMatch(/^Usage: xraykit-viewer \[options\]/)
     for (const option of ['--udp', '--tcp', '--http', '--forward', '--store', '--sampling-rules', '--open']) expect(stdout).toContain(option)
     expect(stderr).toBe('')
@@ -321,7 +324,7 @@ describe('the packed tarballs', () => {
 
   it('npx xraykit-viewer --bad-option prints what is wrong and the usage, and exits 2', async () => {
     ready()
-    const failed = await run(NPX, ['--no-install', 'xraykit-viewer', '--bad-option'], { cwd: project, timeout: 60000 }).then(() => null, (err: { code?: number, stderr?: string }) => err)
+    const failed = await run(NPX, ['--no-install', 'xraykit-viewer', '--bad-option'], { cwd: project, env: USER_ENV, timeout: 60000 }).then(() => null, (err: { code?: number, stderr?: string }) => err)
     expect(failed).toMatchObject({ code: 2, stderr: expect.stringMatching(/^xraykit-viewer: .*--bad-option[\s\S]*Usage: xraykit-viewer/) })
   })
 
