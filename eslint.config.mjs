@@ -1,6 +1,6 @@
 // ESLint for the whole monorepo, configured once here.
-//   TypeScript (packages/*/src, packages/*/test, test/): typescript-eslint's type-aware rules,
-//     with the same tsconfig files that `npm run typecheck` uses.
+//   TypeScript (packages/*/src, packages/*/test, test/, packages/viewer/ui): typescript-eslint's
+//     type-aware rules, with the same tsconfig files that `npm run typecheck` uses.
 //   JavaScript (scripts/, bench/, examples/, the .cjs helpers under test/): @eslint/js recommended.
 // Only rules that find mistakes are on; none of them reformats code (the style is no
 // semicolons, two spaces, a space before function parens, and it is not enforced here).
@@ -98,13 +98,13 @@ export default defineConfig(
     }
   },
 
-  // TypeScript, type-aware.
+  // TypeScript, type-aware (the viewer's page, in .tsx, with its own browser-only tsconfig).
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     extends: [js.configs.recommended, ...tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: {
-        project: ['./tsconfig.json', './test/types/tsconfig.json'],
+        project: ['./tsconfig.json', './test/types/tsconfig.json', './packages/viewer/ui/tsconfig.json'],
         tsconfigRootDir: import.meta.dirname
       }
     },

@@ -442,7 +442,7 @@ async function main () {
 
   out(bold('xraykit demo'))
   out(dim(`The viewer stands in for the X-Ray daemon on udp ${daemonAddress}; the apps send their segments there.`))
-  out(dim(`Its read API: ${receiver.viewer.url} (aws xray get-trace-summaries --endpoint-url ${receiver.viewer.url} …)`))
+  out(dim(`Its page: ${receiver.viewer.url}/  and its read API: ${receiver.viewer.url} (aws xray get-trace-summaries --endpoint-url ${receiver.viewer.url} …)`))
   out()
 
   try {
@@ -575,7 +575,7 @@ async function keepRunning (receiver, independents) {
   for (const app of APPS) out(`  ${app.service.padEnd(16)} ${urlOf(app.port, '')}    ${dim(`curl ${urlOf(app.port, '/users/7')}`)}`)
   out()
   out(dim('Their traces print here as they arrive. Try /users/7, /users/42, /users/999, /boom or /health. Ctrl-C stops.'))
-  out(dim(`The viewer keeps them too: ${receiver.viewer.url}`))
+  out(`The viewer keeps them too; open it in a browser: ${bold(`${receiver.viewer.url}/`)}`)
   out()
   for (const app of APPS) app.echoStderr = true
   receiver.onDocument = (doc) => {

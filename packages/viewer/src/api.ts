@@ -200,6 +200,24 @@ function lastSegmentEnd (trace: Trace): number {
  */
 export function getTraceSummaries (source: TraceSource, request: unknown): TraceSummariesResult {
   const req = body(request)
+  const { end, matched, processed } = scan(source, req)
+  const from = offset(req)
+  const page = matched.slice(from, from + PAGE_SIZE).map(m => summarize(m.trace))
+  const result: TraceSummariesResult = { TraceSummaries: page, ApproximateTime: Math.min(end, Date.now() / 1000), TracesProcessedCount: processed }
+  if (from + PAGE_SIZE < matched.length) result.NextToken = `o${from + PAGE_SIZE}`
+  return result
+}
+
+/** A trace {@link scan} matched. */
+interface Matched {
+  id: string
+  trace: Trace
+  lastReceivedAt: number
+  startTime: number
+}
+
+/** The traces in the request's time range that match its `FilterExpression`, newest first (by the root's start, then id). */
+function scan (source: TraceSource, req: Record<string, unknown>): { start: number, end: number, matched: Matched[], processed: number } {
   const { start, end } = range(req)
   const rangeType = req.TimeRangeType ?? 'TraceId'
   if (rangeType !== 'TraceId' && rangeType !== 'Event' && rangeType !== 'Service') throw new XrayApiError('TimeRangeType must be TraceId, Event or Service')
@@ -214,9 +232,7 @@ export function getTraceSummaries (source: TraceSource, request: unknown): Trace
       throw err
     }
   }
-  const from = offset(req)
-
-  const matched: TraceSummary[] = []
+  const matched: Matched[] = []
   let processed = 0
   for (const { id } of source.list()) {
     const kept = source.peek(id)
@@ -225,13 +241,74 @@ export function getTraceSummaries (source: TraceSource, request: unknown): Trace
     if (!(when >= start && when <= end)) continue
     processed++
     if (filter !== null && !evaluateFilter(filter, kept.trace)) continue
-    matched.push(summarize(kept.trace))
+    matched.push({ id, trace: kept.trace, lastReceivedAt: kept.lastReceivedAt, startTime: startOf(kept.trace) })
   }
-  matched.sort((a, b) => b.StartTime - a.StartTime || (a.Id < b.Id ? -1 : a.Id > b.Id ? 1 : 0))
-  const page = matched.slice(from, from + PAGE_SIZE)
-  const result: TraceSummariesResult = { TraceSummaries: page, ApproximateTime: Math.min(end, Date.now() / 1000), TracesProcessedCount: processed }
-  if (from + PAGE_SIZE < matched.length) result.NextToken = `o${from + PAGE_SIZE}`
-  return result
+  matched.sort((a, b) => b.startTime - a.startTime || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  return { start, end, matched, processed }
+}
+
+// what a summary's StartTime is: the root segment's start, else the first orphan's
+function startOf (trace: Trace): number {
+  if (trace.root !== null) return trace.root.startTime
+  let first = Infinity
+  for (const o of trace.orphans) if (o.startTime < first) first = o.startTime
+  return Number.isFinite(first) ? first : 0
+}
+
+/** Rows of {@link listTraces} at most, when the request does not ask for fewer. */
+export const MAX_LIST_ROWS = 2000
+
+/** One row of the viewer's trace list. */
+export interface TraceListRow {
+  /** The trace's summary, as `GetTraceSummaries` gives it. */
+  summary: TraceSummary
+  /** Segments per service name (inferred services included), in order of first start. */
+  segments: Array<{
+    /** The service (segment) name. */
+    name: string
+    /** How many of the trace's segments have it. */
+    count: number
+    /** True when its segments are inferred. */
+    inferred: boolean
+  }>
+  /** Documents the trace holds. */
+  documents: number
+  /** When its latest document arrived, epoch milliseconds. */
+  lastReceivedAt: number
+}
+
+/** The body of a {@link listTraces} answer. */
+export interface TraceListResult {
+  /** The rows, newest first. */
+  rows: TraceListRow[]
+  /** Traces matched (more than `rows` when the limit cut the list). */
+  matched: number
+  /** Traces in the time range that were scanned (before the filter). */
+  processed: number
+}
+
+/**
+ * The viewer's own list call (`POST /api/list`): what `GetTraceSummaries` matches, with
+ * each trace's segments per service, in one answer of at most `Limit` rows (default and
+ * at most {@link MAX_LIST_ROWS}). Takes `StartTime`, `EndTime`, `TimeRangeType` and
+ * `FilterExpression` as `GetTraceSummaries` does.
+ */
+export function listTraces (source: TraceSource, request: unknown): TraceListResult {
+  const req = body(request)
+  const limit = req.Limit === undefined ? MAX_LIST_ROWS : req.Limit
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) throw new XrayApiError('Limit must be a positive integer')
+  const { matched, processed } = scan(source, req)
+  const rows = matched.slice(0, Math.min(limit, MAX_LIST_ROWS)).map(m => {
+    const segments = new Map<string, { name: string, count: number, inferred: boolean }>()
+    for (const s of m.trace.segments) {
+      const row = segments.get(s.name)
+      if (row === undefined) segments.set(s.name, { name: s.name, count: 1, inferred: s.inferred })
+      else { row.count++; row.inferred &&= s.inferred }
+    }
+    const kept = source.get(m.id)
+    return { summary: summarize(m.trace), segments: [...segments.values()], documents: kept?.documents.length ?? 0, lastReceivedAt: m.lastReceivedAt }
+  })
+  return { rows, matched: matched.length, processed }
 }
 
 interface RawEntity { id?: unknown, type?: unknown, parent_id?: unknown, trace_id?: unknown, in_progress?: unknown, subsegments?: unknown, http?: unknown, aws?: unknown }

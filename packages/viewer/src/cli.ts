@@ -123,6 +123,7 @@ async function main (): Promise<number> {
   const { udpAddress: udp, tcpAddress: tcp } = viewer
   const address = (a: { host: string, port: number }): string => a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`
   console.log(`xraykit viewer: receiving on UDP ${address(udp)}${tcp === null ? '' : `, sampling on TCP ${address(tcp)}`}`)
+  console.log(`the page: ${viewer.url}/`)
   console.log(`read API: ${viewer.url}  (aws xray get-trace-summaries --endpoint-url ${viewer.url} …)`)
   console.log('Ctrl-C to stop')
   if (parsed.open) openBrowser(viewer.url)

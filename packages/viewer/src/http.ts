@@ -6,23 +6,31 @@
  * | route | answer |
  * | --- | --- |
  * | `POST /TraceSummaries`, `/Traces`, `/ServiceGraph`, `/TraceGraph` | as the AWS API ({@link getTraceSummaries} and the others) |
- * | `GET /api/events` | Server-Sent Events: `trace` (added, updated, evicted), `finding`, and `sampling` (a {@link SamplingReport}) |
+ * | `GET /api/events` | Server-Sent Events: `trace` (added, updated, evicted), `finding`, `cleared`, and `sampling` (a {@link SamplingReport}) |
  * | `GET /api/lint` | `{ findings, traces }`: the findings listed (newest first) and, per kept trace with any, its documents' and its own findings ({@link TraceStore.lintAll}) |
  * | `GET /api/lint?trace=<id>` | one trace's findings ({@link TraceStore.lint}); 404 when it is not kept |
  * | `GET /api/stats` | the store's counts ({@link TraceStore.stats}) |
  * | `GET /api/sampling` | the sampling rules, reports and counts ({@link SamplingService.snapshot}) |
- * | `GET /` | the list of routes (the web page comes later) |
+ * | `POST /api/list` | the page's trace list ({@link listTraces}), with each row's count of lint findings |
+ * | `POST /api/clear` | removes every kept trace ({@link TraceStore.clear}); `{ "traces": n }` |
+ * | `POST /api/import` | documents from a `BatchGetTraces` answer or an array into the store; `{ documents, traces, rejected }` |
+ * | `GET /api` | the list of routes |
+ * | `GET /` and its assets | the web page, when the package is built |
  *
  * Safe on a developer's machine: no CORS headers (another site's page cannot read it), a
- * request whose `Host` is not one of the viewer's own names is refused (DNS rebinding), every
- * answer is JSON or an event stream with `nosniff`, so nothing from a datagram is ever served
- * as HTML, and request bodies are capped at {@link MAX_REQUEST_BYTES}.
+ * request whose `Host` is not one of the viewer's own names is refused (DNS rebinding), so is
+ * a POST from another site's page (its `Origin` is not the viewer's), every answer but the
+ * page is JSON or an event stream with `nosniff`, so nothing from a datagram is ever served
+ * as HTML, the page runs under a strict Content-Security-Policy, and request bodies are
+ * capped at {@link MAX_REQUEST_BYTES}.
  */
 import type * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { readBody, SECURITY_HEADERS, sendError, sendJson, sendTooLarge } from './json-http'
-import { batchGetTraces, getServiceGraph, getTraceGraph, getTraceSummaries, XrayApiError } from './api'
+import { batchGetTraces, getServiceGraph, getTraceGraph, getTraceSummaries, listTraces, XrayApiError } from './api'
 import type { TraceSource } from './api'
+import { parseDocument } from './ingest'
+import { loadPage, servePage } from './page'
 import type { SamplingReport, SamplingService } from './sampling'
 import type { StoreEvent, TraceStore } from './store'
 
@@ -53,10 +61,57 @@ const READ_ROUTES: Record<string, ReadRoute> = {
   '/TraceGraph': getTraceGraph
 }
 
+// the page's own POST routes, beside X-Ray's
+const PAGE_ROUTES: Record<string, (store: TraceStore, request: unknown) => unknown> = {
+  '/api/list': (store, request) => {
+    const result = listTraces(store, request)
+    return { ...result, rows: result.rows.map(row => ({ ...row, findings: countFindings(store, row.summary.Id) })) }
+  },
+  '/api/clear': store => ({ traces: store.clear() }),
+  '/api/import': importTraces
+}
+
+/** The largest body `POST /api/import` reads, in bytes. */
+export const MAX_IMPORT_BYTES = 64 * 1024 * 1024
+
+/**
+ * `POST /api/import`: documents into the store, from a `BatchGetTraces` answer (`{ Traces:
+ * [{ Segments: [{ Document }] }] }`, as the page exports it or `aws xray batch-get-traces`
+ * prints it) or a JSON array of segment documents. Each document goes through the trace
+ * model and the linter as if it had arrived over UDP (not appended to a `--store` file).
+ */
+function importTraces (store: TraceStore, request: unknown): { documents: number, traces: number, rejected: string[] } {
+  const documents: unknown[] = []
+  if (Array.isArray(request)) documents.push(...(request as unknown[]))
+  else if (request !== null && typeof request === 'object' && Array.isArray((request as { Traces?: unknown }).Traces)) {
+    for (const t of (request as { Traces: unknown[] }).Traces) {
+      const segments = t !== null && typeof t === 'object' ? (t as { Segments?: unknown }).Segments : undefined
+      if (Array.isArray(segments)) for (const s of segments as unknown[]) documents.push(s !== null && typeof s === 'object' ? (s as { Document?: unknown }).Document : s)
+    }
+  } else throw new XrayApiError('the body must be a BatchGetTraces answer ({ "Traces": [...] }) or an array of segment documents')
+  const traces = new Set<string>()
+  const rejected: string[] = []
+  let accepted = 0
+  const now = Date.now()
+  for (const doc of documents) {
+    const text = typeof doc === 'string' ? doc : JSON.stringify(doc ?? null)
+    const body = Buffer.from(text, 'utf8')
+    const parsed = parseDocument(body, body.length, now)
+    const outcome = parsed.ok ? store.add(parsed.value) : { accepted: false as const, finding: parsed.finding }
+    if (outcome.accepted) { accepted++; traces.add(outcome.traceId) } else if (rejected.length < 100) rejected.push(outcome.finding.message)
+  }
+  return { documents: accepted, traces: traces.size, rejected }
+}
+
+function countFindings (store: TraceStore, traceId: string): number {
+  const lint = store.lint(traceId)
+  return lint === undefined ? 0 : lint.documents.length + lint.trace.length
+}
+
 /** The request body as JSON, or null with the error already sent. */
-async function readJson (req: http.IncomingMessage, res: http.ServerResponse): Promise<unknown> {
-  const body = await readBody(req, MAX_REQUEST_BYTES)
-  if (body === null) { sendTooLarge(req, res, MAX_REQUEST_BYTES); return null }
+async function readJson (req: http.IncomingMessage, res: http.ServerResponse, limit: number): Promise<unknown> {
+  const body = await readBody(req, limit)
+  if (body === null) { sendTooLarge(req, res, limit); return null }
   const text = body.toString('utf8')
   if (text.trim() === '') return {}
   try {
@@ -81,7 +136,7 @@ function streamEvents (store: TraceStore, sampling: SamplingService | undefined,
   res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' })
   res.write(': xraykit viewer events\n\n')
   const send = (event: StoreEvent): void => {
-    const name = event.type === 'finding' ? 'finding' : 'trace'
+    const name = event.type === 'finding' || event.type === 'cleared' ? event.type : 'trace'
     res.write(`event: ${name}\ndata: ${JSON.stringify(event)}\n\n`)
   }
   const stop = store.onChange(send)
@@ -107,6 +162,7 @@ function sendLint (store: TraceStore, traceId: string | null, res: http.ServerRe
 export function createHttpApi (options: HttpApiOptions): http.RequestListener {
   const { store, sampling } = options
   const extra = options.allowedHosts ?? []
+  const page = loadPage()
   // the names each server answers to, worked out at its first request (it is bound by then)
   const hostsOf = new WeakMap<object, Set<string>>()
   return (req, res) => {
@@ -123,13 +179,19 @@ export function createHttpApi (options: HttpApiOptions): http.RequestListener {
       return
     }
     const path = (req.url ?? '/').split('?')[0]
-    const route = READ_ROUTES[path]
+    const route = READ_ROUTES[path] ?? PAGE_ROUTES[path]
     if (route !== undefined) {
       if (req.method !== 'POST') { sendError(res, 405, 'MethodNotAllowed', `${path} takes POST`); return }
-      readJson(req, res).then(body => {
+      const origin = req.headers.origin
+      if (origin !== undefined && !hosts.has(origin.replace(/^https?:\/\//, '').toLowerCase())) {
+        sendError(res, 403, 'Forbidden', `a page from ${origin.slice(0, 100)} may not call this viewer`)
+        req.resume()
+        return
+      }
+      readJson(req, res, path === '/api/import' ? MAX_IMPORT_BYTES : MAX_REQUEST_BYTES).then(body => {
         if (body === null) return
         try {
-          sendJson(res, 200, route(store, body))
+          sendJson(res, 200, (route as (store: TraceStore, request: unknown) => unknown)(store, body))
         } catch (err) {
           if (err instanceof XrayApiError) sendError(res, err.status, err.type, err.message)
           else sendError(res, 500, 'InternalFailure', 'the viewer failed to answer; it goes on')
@@ -143,8 +205,8 @@ export function createHttpApi (options: HttpApiOptions): http.RequestListener {
       else if (path === '/api/sampling') sendJson(res, 200, sampling?.snapshot() ?? { rules: [], reports: [], counts: null })
       else if (path === '/api/lint') sendLint(store, new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('trace'), res)
       else if (path === '/api/stats') sendJson(res, 200, store.stats())
-      else if (path === '/') sendJson(res, 200, { name: 'xraykit viewer', routes: [...Object.keys(READ_ROUTES).map(r => `POST ${r}`), 'GET /api/events', 'GET /api/lint', 'GET /api/stats', 'GET /api/sampling'] })
-      else sendError(res, 404, 'NotFound', `no route ${path.slice(0, 200)}`)
+      else if (path === '/api' || (path === '/' && page === null)) sendJson(res, 200, { name: 'xraykit viewer', page: page !== null, routes: [...[...Object.keys(READ_ROUTES), ...Object.keys(PAGE_ROUTES)].map(r => `POST ${r}`), 'GET /api/events', 'GET /api/lint', 'GET /api/stats', 'GET /api/sampling'] })
+      else if (!servePage(page, path, res)) sendError(res, 404, 'NotFound', `no route ${path.slice(0, 200)}`)
     } catch {
       if (!res.headersSent) sendError(res, 500, 'InternalFailure', 'the viewer failed to answer; it goes on')
     }

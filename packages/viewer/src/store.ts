@@ -15,7 +15,6 @@
  */
 import { once } from 'node:events'
 import * as fs from 'node:fs'
-import type { Trace } from './model'
 import { TraceBuilder } from './model'
 import type { IngestedDocument, LintFinding, LintKind } from './ingest'
 import { LINT_KINDS, MAX_DATAGRAM_BYTES, excerptOf, parseDatagram, parseDocument, plainText } from './ingest'
@@ -43,172 +42,11 @@ export interface TraceStoreOptions {
   settleMs?: number
 }
 
-/** What the linter found in one kept trace: see {@link TraceStore.lint}. */
-export interface TraceLint {
-  /** The trace id. */
-  traceId: string
-  /** Whether the trace has settled (nothing arrived for `settleMs`), so that what never arrived is reported. */
-  settled: boolean
-  /** Findings of its kept documents (`document` findings, at most {@link MAX_FINDINGS_PER_DOCUMENT} each), oldest document first. */
-  documents: LintFinding[]
-  /** Findings about the trace as a whole. */
-  trace: TraceProblem[]
-}
+import { MAX_FINDINGS_PER_DOCUMENT, MODEL_BYTES_PER_DOCUMENT, MODEL_BYTES_PER_ENTITY } from './store-types'
+import type { TraceLint, StoredDocument, TraceInfo, StoredTrace, StoreEvent, StoreStats, IngestOutcome, LoadResult } from './store-types'
 
-/** `document` findings kept per document; one more says how many were left out. */
-export const MAX_FINDINGS_PER_DOCUMENT = 20
-
-/** One document a trace keeps, as it arrived. */
-export interface StoredDocument {
-  /** The document's `id`. */
-  id: string
-  /** Its JSON text as received, on one line. */
-  text: string
-  /** The datagram's size in bytes. */
-  bytes: number
-  /**
-   * What it is charged against `maxBytes`: {@link StoredDocument.bytes} plus
-   * {@link MODEL_BYTES_PER_DOCUMENT} and {@link MODEL_BYTES_PER_ENTITY} for each of its
-   * entities, an estimate of the parsed model the store keeps beside the text (measured
-   * with `bench/viewer.mjs`).
-   */
-  memoryBytes: number
-  /** When it arrived, epoch milliseconds. */
-  receivedAt: number
-}
-
-/** Bytes of memory a kept document is charged beyond its datagram's size, for the store's own records and its trace's. */
-export const MODEL_BYTES_PER_DOCUMENT = 2400
-/** Bytes of memory a kept document is charged for each entity (segment or subsegment) of its parsed model. */
-export const MODEL_BYTES_PER_ENTITY = 400
-
-/** A kept trace, without its documents: what {@link TraceStore.list} returns. */
-export interface TraceInfo {
-  /** The trace id. */
-  id: string
-  /** Documents kept. */
-  documentCount: number
-  /** Bytes of their datagrams. */
-  bytes: number
-  /** When its first kept document arrived, epoch milliseconds. */
-  firstReceivedAt: number
-  /** When its latest accepted document arrived, epoch milliseconds. */
-  lastReceivedAt: number
-}
-
-/** A kept trace with its documents and the trace they build: what {@link TraceStore.get} returns. */
-export interface StoredTrace extends TraceInfo {
-  /** The documents, oldest first (a replaced copy takes the place of its latest arrival). */
-  documents: StoredDocument[]
-  /** The trace the documents build. */
-  trace: Trace
-}
-
-/** A change {@link TraceStore.onChange} listeners hear of, as it happens. */
-export type StoreEvent =
-  | {
-    /** A document started a new trace, or an updated one (a new document, or a copy replacing another). */
-    type: 'trace-added' | 'trace-updated'
-    /** The trace's id. */
-    traceId: string
-  }
-  | {
-    /** A trace was evicted to stay within the bounds. */
-    type: 'trace-evicted'
-    /** The trace's id. */
-    traceId: string
-  }
-  | {
-    /** A finding was recorded. */
-    type: 'finding'
-    /** The finding. */
-    finding: LintFinding
-  }
-
-/** Counts of what a {@link TraceStore} holds and has done; see {@link TraceStore.stats}. */
-export interface StoreStats {
-  /** Traces kept. */
-  traces: number
-  /** Documents kept. */
-  documents: number
-  /** Bytes of the kept documents' datagrams. */
-  bytes: number
-  /** The memory the kept documents are charged ({@link StoredDocument.memoryBytes}); at most {@link StoreStats.maxBytes}. */
-  memoryBytes: number
-  /** The `maxTraces` bound. */
-  maxTraces: number
-  /** The `maxBytes` bound. */
-  maxBytes: number
-  /** Datagrams given to {@link TraceStore.ingest}: `received` = `accepted` + `rejected`. */
-  datagrams: {
-    /** All of them. */
-    received: number
-    /** Those whose document was kept. */
-    accepted: number
-    /** Those with a finding instead of a kept document. */
-    rejected: number
-  }
-  /** Accepted documents that replaced an earlier copy with the same id (in-progress, then complete). */
-  replaced: number
-  /** What eviction removed, in total. */
-  evicted: {
-    /** Traces. */
-    traces: number
-    /** Their documents. */
-    documents: number
-    /** Their bytes. */
-    bytes: number
-  }
-  /** Findings recorded, by kind, since the start (not only those still listed). */
-  findings: Record<LintKind, number>
-  /** What {@link TraceStore.loadFile} read. */
-  loaded: {
-    /** Documents accepted from store files. */
-    documents: number
-    /** Lines that could not be read. */
-    badLines: number
-  }
-  /** Appending to the store file ({@link TraceStore.appendTo}). */
-  persisted: {
-    /** Lines handed to the file. */
-    lines: number
-    /** Lines not written because the file fell too far behind, or failed. */
-    dropped: number
-    /** Why writing stopped, or null while it works (or no file is set). */
-    error: string | null
-  }
-}
-
-/** What {@link TraceStore.ingest} and {@link TraceStore.add} made of one document. */
-export type IngestOutcome =
-  | {
-    /** The document is kept (unless eviction removed its trace at once). */
-    accepted: true
-    /** Its trace. */
-    traceId: string
-    /** Its id. */
-    id: string
-    /** True when it replaced an earlier copy. */
-    replaced: boolean
-    /** Ids of the traces evicted to make room, oldest first (possibly its own, if it alone is over `maxBytes`). */
-    evicted: string[]
-  }
-  | {
-    /** The document is not kept. */
-    accepted: false
-    /** Why. */
-    finding: LintFinding
-  }
-
-/** What {@link TraceStore.loadFile} read. */
-export interface LoadResult {
-  /** Documents accepted. */
-  documents: number
-  /** Lines that could not be read, each also a `bad-store-line` finding. */
-  badLines: number
-  /** Documents read but not kept by the trace model, each also a `rejected` finding. */
-  rejected: number
-}
+export { MAX_FINDINGS_PER_DOCUMENT, MODEL_BYTES_PER_DOCUMENT, MODEL_BYTES_PER_ENTITY } from './store-types'
+export type { TraceLint, StoredDocument, TraceInfo, StoredTrace, StoreEvent, StoreStats, IngestOutcome, LoadResult } from './store-types'
 
 const DEFAULTS = Object.freeze({ maxTraces: 10000, maxBytes: 64 * 1024 * 1024, maxFindings: 1000, settleMs: 60000 })
 // Bytes the store file may fall behind before lines are dropped (and counted).
@@ -293,7 +131,8 @@ export class TraceStore {
     loadedDocuments: 0,
     badLines: 0,
     persistedLines: 0,
-    persistDropped: 0
+    persistDropped: 0,
+    cleared: 0
   }
 
   private readonly findingCounts = noFindings()
@@ -498,6 +337,24 @@ export class TraceStore {
     return entry === undefined ? undefined : { trace: entry.builder.build(), lastReceivedAt: entry.lastReceivedAt }
   }
 
+  /**
+   * Removes every kept trace and the listed findings (the counts of what arrived stay, and
+   * the removed traces are counted in `stats().cleared`). The store file, if any, is left
+   * as it is. Returns how many traces it removed.
+   */
+  clear (): number {
+    const n = this.traces.size
+    this.traces.clear()
+    this.oldest = this.newest = null
+    this.counts.bytes = 0
+    this.counts.memory = 0
+    this.counts.documents = 0
+    this.counts.cleared += n
+    this.recent.length = 0
+    if (this.listeners.size > 0) this.dispatch({ type: 'cleared', traces: n })
+    return n
+  }
+
   /** The kept traces, the most recently updated first. */
   list (): TraceInfo[] {
     const out: TraceInfo[] = []
@@ -522,6 +379,7 @@ export class TraceStore {
       maxBytes: this.maxBytes,
       datagrams: { received: c.received, accepted: c.accepted, rejected: c.rejected },
       replaced: c.replaced,
+      cleared: c.cleared,
       evicted: { traces: c.evictedTraces, documents: c.evictedDocuments, bytes: c.evictedBytes },
       findings: { ...this.findingCounts },
       loaded: { documents: c.loadedDocuments, badLines: c.badLines },

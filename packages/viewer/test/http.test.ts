@@ -34,9 +34,11 @@ afterEach(async () => {
 })
 
 /** A raw request, to set what the SDK would not (another Host, another method). */
-function raw (path: string, options: { method?: string, host?: string, body?: string } = {}): Promise<{ status: number, headers: http.IncomingHttpHeaders, body: string }> {
+function raw (path: string, options: { method?: string, host?: string, body?: string, origin?: string } = {}): Promise<{ status: number, headers: http.IncomingHttpHeaders, body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: { host: options.host ?? `127.0.0.1:${port}` }, agent: false }, res => {
+    const headers: Record<string, string> = { host: options.host ?? `127.0.0.1:${port}` }
+    if (options.origin !== undefined) headers.origin = options.origin
+    const req = http.request({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers, agent: false }, res => {
       let text = ''
       res.setEncoding('utf8')
       res.on('data', (c: string) => { text += c })
@@ -134,5 +136,65 @@ describe('safety', () => {
     const missing = await raw('/TraceSummaries', { method: 'POST', body: '{}' })
     expect(missing.status).toBe(400)
     expect(JSON.parse(missing.body)).toMatchObject({ __type: 'InvalidRequestException', message: expect.stringMatching(/StartTime is required/) })
+  })
+})
+
+describe('the page\'s own routes', () => {
+  it('POST /api/list gives the list rows: summary, segments per service, findings', async () => {
+    const call = sub('backend', 0.2, 0.6, { namespace: 'remote', http: httpData('GET', 'http://backend/x', 200) })
+    const api = segment('api', 0, 1, { http: httpData('GET', 'http://api/x', 200), annotations: { 'bad-key': 1 }, subsegments: [call] })
+    const backend = segment('backend', 0.25, 0.55, { parent_id: call.id })
+    store.ingest(datagram(api))
+    store.ingest(datagram(backend))
+    const res = await raw('/api/list', { method: 'POST', body: JSON.stringify({ StartTime: T0 - 60, EndTime: T0 + 60, Limit: 10 }) })
+    expect(res.status).toBe(200)
+    const list = JSON.parse(res.body) as { rows: Array<{ summary: { Id: string }, segments: unknown[], findings: number, documents: number }>, matched: number, processed: number }
+    expect(list).toMatchObject({ matched: 1, processed: 1 })
+    expect(list.rows).toHaveLength(1)
+    expect(list.rows[0]).toMatchObject({ summary: { Id: TRACE_ID }, documents: 2, findings: 1 })
+    expect(list.rows[0].segments).toEqual([{ name: 'api', count: 1, inferred: false }, { name: 'backend', count: 1, inferred: false }])
+    const bad = await raw('/api/list', { method: 'POST', body: JSON.stringify({ StartTime: T0 - 60, EndTime: T0 + 60, Limit: 0 }) })
+    expect([bad.status, JSON.parse(bad.body)]).toEqual([400, { __type: 'InvalidRequestException', message: 'Limit must be a positive integer' }])
+  })
+
+  it('POST /api/import takes a BatchGetTraces answer, and POST /api/clear empties the store', async () => {
+    store.ingest(datagram(checkout(200)))
+    const exported = await raw('/Traces', { method: 'POST', body: JSON.stringify({ TraceIds: [TRACE_ID] }) })
+    expect(exported.status).toBe(200)
+    const cleared = await raw('/api/clear', { method: 'POST', body: '{}' })
+    expect([cleared.status, JSON.parse(cleared.body)]).toEqual([200, { traces: 1 }])
+    expect(store.stats()).toMatchObject({ traces: 0, documents: 0, cleared: 1 })
+    const imported = await raw('/api/import', { method: 'POST', body: exported.body })
+    // the segment, and the inferred DynamoDB table BatchGetTraces added for its call
+    expect(JSON.parse(imported.body)).toEqual({ documents: 2, traces: 1, rejected: [] })
+    const again = await raw('/Traces', { method: 'POST', body: JSON.stringify({ TraceIds: [TRACE_ID] }) })
+    expect((JSON.parse(again.body) as { Traces: Array<{ Segments: unknown[] }> }).Traces[0].Segments).toEqual((JSON.parse(exported.body) as { Traces: Array<{ Segments: unknown[] }> }).Traces[0].Segments)
+    const wrong = await raw('/api/import', { method: 'POST', body: '{"nope":1}' })
+    expect(wrong.status).toBe(400)
+    const partly = await raw('/api/import', { method: 'POST', body: JSON.stringify(['not a document', { id: 'x' }]) })
+    expect(JSON.parse(partly.body)).toMatchObject({ documents: 0, traces: 0, rejected: [expect.any(String), expect.any(String)] })
+  })
+
+  it('refuses a POST from another site\'s page, and answers the viewer\'s own', async () => {
+    store.ingest(datagram(checkout(200)))
+    const evil = await raw('/api/clear', { method: 'POST', body: '{}', origin: 'https://evil.example' })
+    expect([evil.status, (JSON.parse(evil.body) as { __type: string }).__type]).toEqual([403, 'Forbidden'])
+    expect(store.stats().traces).toBe(1)
+    const own = await raw('/api/clear', { method: 'POST', body: '{}', origin: `http://127.0.0.1:${port}` })
+    expect(own.status).toBe(200)
+    expect(store.stats().traces).toBe(0)
+  })
+
+  it('serves the built page under a strict Content-Security-Policy, and the routes on GET /api', async () => {
+    const page = await raw('/')
+    expect(page.status).toBe(200)
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8')
+    expect(page.headers['content-security-policy']).toMatch(/script-src 'self';/)
+    expect(page.headers['content-security-policy']).not.toMatch(/unsafe-inline|unsafe-eval/)
+    expect(page.body).toMatch(/<script type="module" src="\/app\.js"><\/script>/)
+    const script = await raw('/app.js')
+    expect([script.status, script.headers['content-type']]).toEqual([200, 'text/javascript; charset=utf-8'])
+    const routes = await raw('/api')
+    expect(JSON.parse(routes.body)).toMatchObject({ page: true, routes: expect.arrayContaining(['POST /api/list', 'POST /api/import', 'GET /api/events']) as unknown })
   })
 })

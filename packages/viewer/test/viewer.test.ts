@@ -113,12 +113,19 @@ describe('the command line', () => {
       })
       child.on('exit', code => { clearTimeout(timer); reject(new Error(`exited with ${code}: ${out}`)) })
     })
-    expect(out).toMatch(/receiving on UDP 127\.0\.0\.1:\d+, sampling on TCP 127\.0\.0\.1:\d+/)
-    const index = await fetch(`${url}/`)
-    expect(await index.json()).toMatchObject({ name: 'xraykit viewer' })
     const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
-    child.kill('SIGINT')
-    expect(await exited).toBe(0)
+    try {
+      expect(out).toMatch(/receiving on UDP 127\.0\.0\.1:\d+, sampling on TCP 127\.0\.0\.1:\d+/)
+      expect(out).toContain(`the page: ${url}/`)
+      const routes = await fetch(`${url}/api`)
+      expect(await routes.json()).toMatchObject({ name: 'xraykit viewer', page: true })
+      const page = await fetch(`${url}/`)
+      expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8')
+      child.kill('SIGINT')
+      expect(await exited).toBe(0)
+    } finally {
+      child.kill('SIGKILL')
+    }
   })
 
   it('xraykit-viewer exits 2 with the usage on a bad option', async () => {

@@ -1,0 +1,36 @@
+// Builds the viewer's page into dist/ui: ui/src/main.tsx bundled and minified with esbuild
+// (Preact, the page's code, and the trace model and filter parser it shares with the
+// server), the stylesheet, and index.html. Fails when the script is over its budget.
+//   node packages/viewer/scripts/build-ui.mjs
+import { build } from 'esbuild'
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { gzipSync } from 'node:zlib'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const out = join(root, 'dist', 'ui')
+const BUDGET_GZIP_BYTES = 150 * 1024
+
+rmSync(out, { recursive: true, force: true })
+mkdirSync(out, { recursive: true })
+await build({
+  entryPoints: { app: join(root, 'ui', 'src', 'main.tsx') },
+  outdir: out,
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  target: ['chrome110', 'firefox115', 'safari16'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  legalComments: 'none',
+  logLevel: 'warning'
+})
+copyFileSync(join(root, 'ui', 'index.html'), join(out, 'index.html'))
+const js = readFileSync(join(out, 'app.js'))
+const gz = gzipSync(js, { level: 9 }).length
+if (gz > BUDGET_GZIP_BYTES) {
+  console.error(`the page's script is ${gz} bytes gzipped, over its budget of ${BUDGET_GZIP_BYTES}`)
+  process.exit(1)
+}
+if (process.argv.includes('--size')) console.log(`dist/ui/app.js: ${js.length} bytes, ${gz} gzipped`)

@@ -1,0 +1,139 @@
+/**
+ * The shapes of the viewer's sampling API, apart from its server (no Node.js imports), so
+ * that the page reads them too.
+ */
+/** A sampling rule as the X-Ray API gives it (`SamplingRuleRecords[].SamplingRule`). */
+export interface SamplingRule {
+  /** 1 to 32 characters, unique. */
+  RuleName: string
+  /** The rule's ARN; made up locally when the file gives none. */
+  RuleARN: string
+  /** `*` for rules the SDKs use. */
+  ResourceARN: string
+  /** Lower goes first; 1 to 9999, 10000 for `Default`. */
+  Priority: number
+  /** Share of requests sampled after the reservoir, 0 to 1. */
+  FixedRate: number
+  /** Requests per second sampled before `FixedRate` applies. */
+  ReservoirSize: number
+  /** Wildcard on the segment's name. */
+  ServiceName: string
+  /** Wildcard on the segment's origin. */
+  ServiceType: string
+  /** Wildcard on the request's host. */
+  Host: string
+  /** Wildcard on the request's method. */
+  HTTPMethod: string
+  /** Wildcard on the request's path. */
+  URLPath: string
+  /** 1 for rules the SDKs use. */
+  Version: number
+  /** Attributes to match; the SDKs ignore rules that have any. */
+  Attributes: Record<string, string>
+}
+
+/** One entry of `SamplingRuleRecords`. */
+export interface SamplingRuleRecord {
+  /** The rule. */
+  SamplingRule: SamplingRule
+  /** When it was created, epoch seconds. */
+  CreatedAt: number
+  /** When it was last changed, epoch seconds. */
+  ModifiedAt: number
+}
+
+/** One element of a GetSamplingTargets request's `SamplingStatisticsDocuments`. */
+export interface SamplingStatisticsDocument {
+  /** The rule the counts are for. */
+  RuleName: string
+  /** The reporting SDK instance (24 hex characters from the SDKs). */
+  ClientID: string
+  /** When the counts were taken, as the client sent it (epoch seconds from the SDKs). */
+  Timestamp: number | string
+  /** Requests the rule matched. */
+  RequestCount: number
+  /** Requests it sampled. */
+  SampledCount: number
+  /** Requests sampled by borrowing from the reservoir, when sent. */
+  BorrowCount?: number
+}
+
+/** What GetSamplingRules answers: every rule on one page (no `NextToken`). */
+export interface SamplingRulesAnswer {
+  /** The rules with their times. */
+  SamplingRuleRecords: SamplingRuleRecord[]
+}
+
+/** One element of GetSamplingTargets' `SamplingTargetDocuments`. */
+export interface SamplingTargetDocument {
+  /** The rule. */
+  RuleName: string
+  /** Its rate. */
+  FixedRate: number
+  /** Requests per second this client may sample before the rate. */
+  ReservoirQuota: number
+  /** When the quota ends, epoch seconds. */
+  ReservoirQuotaTTL: number
+  /** Seconds until the next report. */
+  Interval: number
+}
+
+/** A statistics document GetSamplingTargets did not take. */
+export interface UnprocessedStatistics {
+  /** The rule named in the document. */
+  RuleName: string
+  /** Why, as a code (`400` here: no such rule). */
+  ErrorCode: string
+  /** Why, in words. */
+  Message: string
+}
+
+/** What GetSamplingTargets answers. */
+export interface SamplingTargetsAnswer {
+  /** A target for each known rule reported. */
+  SamplingTargetDocuments: SamplingTargetDocument[]
+  /** When the rules last changed (were loaded), epoch seconds. */
+  LastRuleModification: number
+  /** The documents of unknown rules. */
+  UnprocessedStatistics: UnprocessedStatistics[]
+}
+
+/** One GetSamplingTargets call as the viewer kept it. */
+export interface SamplingReport {
+  /** When it arrived, epoch milliseconds. */
+  receivedAt: number
+  /** The `ClientID` of its first document, or null when it had none. */
+  clientId: string | null
+  /** Its `SamplingStatisticsDocuments`. */
+  documents: SamplingStatisticsDocument[]
+  /** Who answered it: the viewer's rules, or the `--forward` daemon. */
+  answeredBy: 'local' | 'forward'
+}
+
+/** Counts of the sampling API's use; see {@link SamplingService.snapshot}. */
+export interface SamplingCounts {
+  /** GetSamplingRules calls. */
+  rulesRequests: number
+  /** GetSamplingTargets calls. */
+  targetsRequests: number
+  /** Calls the `--forward` daemon answered. */
+  forwarded: number
+  /** Calls meant for the `--forward` daemon that were answered locally because it did not answer. */
+  forwardFailures: number
+  /** Why the last forwarded call failed, or null. */
+  lastForwardError: string | null
+  /** Requests refused: a bad route, method, body or shape. */
+  rejected: number
+  /** Reports no longer kept, the oldest dropped first. */
+  reportsDropped: number
+}
+
+/** What `GET /api/sampling` answers. */
+export interface SamplingSnapshot {
+  /** The rules answered locally, in priority order. */
+  rules: SamplingRule[]
+  /** The reports kept, newest last. */
+  reports: SamplingReport[]
+  /** The counts so far. */
+  counts: SamplingCounts
+}

@@ -1,0 +1,125 @@
+// The page's client of the viewer's HTTP API: the X-Ray read routes and the page's own.
+// Every answer is checked for shape only as far as the page reads it; a failed call is an
+// ApiError with the viewer's message.
+import type { TraceListResult, TraceListRow } from '../../src/api'
+import type { GraphService } from '../../src/graph'
+import type { LintFinding } from '../../src/ingest'
+import type { TraceProblem } from '../../src/lint'
+import type { StoreEvent, StoreStats, TraceLint } from '../../src/store-types'
+import type { SamplingReport, SamplingSnapshot as ServerSamplingSnapshot } from '../../src/sampling-types'
+
+export type { TraceListRow, TraceListResult }
+
+/** A call the viewer refused or could not answer. */
+export class ApiError extends Error {
+  constructor (readonly status: number, readonly type: string, message: string) {
+    super(message)
+    this.name = 'ApiError'
+  }
+}
+
+async function post<T> (path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal })
+  return await answer<T>(res)
+}
+
+async function get<T> (path: string, signal?: AbortSignal): Promise<T> {
+  return await answer<T>(await fetch(path, { signal }))
+}
+
+async function answer<T> (res: Response): Promise<T> {
+  const text = await res.text()
+  let json: unknown = null
+  try { json = JSON.parse(text) } catch { /* not JSON: reported below */ }
+  if (!res.ok) {
+    const error = json as { __type?: string, message?: string } | null
+    throw new ApiError(res.status, error?.__type ?? 'Error', error?.message ?? `${res.status} ${res.statusText}`)
+  }
+  return json as T
+}
+
+/** A time range, epoch seconds. */
+export interface TimeRange { start: number, end: number }
+
+/** A row of the list, with its lint count. */
+export type ListRow = TraceListRow & { findings: number }
+
+/** The page's trace list: what matches `filter` in `range`. */
+export function listTraces (range: TimeRange, filter: string, signal?: AbortSignal): Promise<TraceListResult & { rows: ListRow[] }> {
+  return post('/api/list', { StartTime: range.start, EndTime: range.end, FilterExpression: filter.trim() === '' ? undefined : filter, Limit: 1000 }, signal)
+}
+
+/** One trace's documents, as BatchGetTraces gives them (JSON text each). */
+export interface TraceDocuments { Id: string, Duration: number, Segments: Array<{ Id: string, Document: string }> }
+
+/** The documents of one trace, or null when the viewer does not hold it. */
+export async function getTrace (id: string, signal?: AbortSignal): Promise<TraceDocuments | null> {
+  const result = await post<{ Traces: TraceDocuments[] }>('/Traces', { TraceIds: [id] }, signal)
+  return result.Traces[0] ?? null
+}
+
+/** The service map of the time range. */
+export async function serviceGraph (range: TimeRange, signal?: AbortSignal): Promise<GraphService[]> {
+  return (await post<{ Services: GraphService[] }>('/ServiceGraph', { StartTime: range.start, EndTime: range.end }, signal)).Services
+}
+
+/** One trace's own service map. */
+export async function traceGraph (id: string, signal?: AbortSignal): Promise<GraphService[]> {
+  return (await post<{ Services: GraphService[] }>('/TraceGraph', { TraceIds: [id] }, signal)).Services
+}
+
+/** The lint findings of one trace, or null when it is not kept. */
+export async function traceLint (id: string, signal?: AbortSignal): Promise<TraceLint | null> {
+  try {
+    return await get<TraceLint>(`/api/lint?trace=${encodeURIComponent(id)}`, signal)
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return null
+    throw err
+  }
+}
+
+/** Every finding listed, and each trace's. */
+export function allLint (signal?: AbortSignal): Promise<{ findings: LintFinding[], traces: TraceLint[] }> {
+  return get('/api/lint', signal)
+}
+
+/** The store's counts. */
+export function stats (signal?: AbortSignal): Promise<StoreStats> {
+  return get('/api/stats', signal)
+}
+
+/** What the sampling API serves and what the SDKs reported (`counts` null when the viewer runs without a sampling API). */
+export type SamplingSnapshot = Omit<ServerSamplingSnapshot, 'counts'> & { counts: ServerSamplingSnapshot['counts'] | null }
+
+/** The sampling rules, reports and counts. */
+export function sampling (signal?: AbortSignal): Promise<SamplingSnapshot> {
+  return get('/api/sampling', signal)
+}
+
+/** Removes every kept trace. */
+export function clearTraces (): Promise<{ traces: number }> {
+  return post('/api/clear', {})
+}
+
+/** What the event stream says. */
+export type LiveEvent =
+  | { kind: 'trace', event: StoreEvent }
+  | { kind: 'finding', finding: LintFinding }
+  | { kind: 'cleared' }
+  | { kind: 'sampling', report: SamplingReport }
+  | { kind: 'connection', open: boolean }
+
+/** Listens to `/api/events` (reconnecting as EventSource does); returns a function that stops. */
+export function listen (handler: (event: LiveEvent) => void): () => void {
+  const source = new EventSource('/api/events')
+  const parse = (e: Event): unknown => { try { return JSON.parse(String((e as MessageEvent<unknown>).data)) } catch { return null } }
+  source.addEventListener('trace', e => { const v = parse(e); if (v !== null) handler({ kind: 'trace', event: v as StoreEvent }) })
+  source.addEventListener('finding', e => { const v = parse(e) as { finding?: LintFinding } | null; if (v?.finding !== undefined) handler({ kind: 'finding', finding: v.finding }) })
+  source.addEventListener('cleared', () => handler({ kind: 'cleared' }))
+  source.addEventListener('sampling', e => { const v = parse(e); if (v !== null) handler({ kind: 'sampling', report: v as SamplingReport }) })
+  source.addEventListener('open', () => handler({ kind: 'connection', open: true }))
+  source.addEventListener('error', () => handler({ kind: 'connection', open: false }))
+  return () => source.close()
+}
+
+export type { TraceProblem, TraceLint, LintFinding, GraphService }
