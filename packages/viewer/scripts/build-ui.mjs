@@ -26,7 +26,7 @@ await build({
   legalComments: 'none',
   logLevel: 'warning'
 })
-copyFileSync(join(root, 'ui', 'index.html'), join(out, 'index.html'))
+for (const file of ['index.html', 'favicon.svg']) copyFileSync(join(root, 'ui', file), join(out, file))
 const js = readFileSync(join(out, 'app.js'))
 const gz = gzipSync(js, { level: 9 }).length
 if (gz > BUDGET_GZIP_BYTES) {
