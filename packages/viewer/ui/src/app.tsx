@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { setUtc, useTimeSetting } from './format'
 import { TraceList } from './list'
 import { ServiceMapPage } from './map'
+import { LintPage } from './lint-view'
 import { hrefOf, useRoute } from './router'
 import { SamplingPage } from './sampling'
 import { TracePage } from './trace/trace-page'
@@ -51,6 +52,7 @@ export function App () {
           <a href={hrefOf({ view: 'list', filter: '', range: '1h' })} aria-current={current === 'list' ? 'page' : undefined}>Traces</a>
           <a href={hrefOf({ view: 'map', range: '1h' })} aria-current={current === 'map' ? 'page' : undefined}>Service map</a>
           <a href={hrefOf({ view: 'sampling' })} aria-current={current === 'sampling' ? 'page' : undefined}>Sampling</a>
+          <a href={hrefOf({ view: 'lint' })} aria-current={current === 'lint' ? 'page' : undefined}>Lint</a>
         </nav>
         <div class="settings">
           <ImportButton />
@@ -63,6 +65,7 @@ export function App () {
         {route.view === 'trace' && <TracePage id={route.id} row={route.row} />}
         {route.view === 'map' && <ServiceMapPage range={route.range} />}
         {route.view === 'sampling' && <SamplingPage />}
+        {route.view === 'lint' && <LintPage />}
       </main>
       {help && <Help onClose={() => setHelp(false)} />}
     </>

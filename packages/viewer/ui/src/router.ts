@@ -3,6 +3,7 @@
 //   #/traces/<trace id>?row=<entity id>             a trace, a row selected
 //   #/map?range=…                                   the service map
 //   #/sampling                                      what the samplers reported
+//   #/lint                                          the linter's findings
 import { useEffect, useState } from 'preact/hooks'
 
 export type Route =
@@ -10,6 +11,7 @@ export type Route =
   | { view: 'trace', id: string, row: string | null }
   | { view: 'map', range: RangeName }
   | { view: 'sampling' }
+  | { view: 'lint' }
 
 export const RANGES = ['5m', '15m', '1h', '6h', '24h', '7d'] as const
 export type RangeName = typeof RANGES[number]
@@ -32,6 +34,7 @@ export function parseRoute (hash: string): Route {
   if (parts[0] === 'traces' && parts[1] !== undefined) return { view: 'trace', id: decodeURIComponent(parts[1]), row: params.get('row') }
   if (parts[0] === 'map') return { view: 'map', range: rangeName(params.get('range'), '1h') }
   if (parts[0] === 'sampling') return { view: 'sampling' }
+  if (parts[0] === 'lint') return { view: 'lint' }
   return { view: 'list', filter: params.get('filter') ?? '', range: rangeName(params.get('range'), '1h') }
 }
 
@@ -41,6 +44,7 @@ export function hrefOf (route: Route): string {
     case 'trace': return `#/traces/${encodeURIComponent(route.id)}${route.row === null ? '' : `?row=${encodeURIComponent(route.row)}`}`
     case 'map': return `#/map?range=${route.range}`
     case 'sampling': return '#/sampling'
+    case 'lint': return '#/lint'
     case 'list': {
       const params = new URLSearchParams()
       if (route.filter !== '') params.set('filter', route.filter)
