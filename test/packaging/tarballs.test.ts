@@ -338,6 +338,11 @@ describe('the packed tarballs', () => {
       const traceId = await sendSegment(cli.udp, 'packaged-viewer')
       const summary = await summaryOf(cli.url, traceId)
       expect(summary).toMatchObject({ Id: traceId, HasFault: false, HasError: false, Http: { HttpMethod: 'GET', HttpStatus: 200 } })
+      // the page ships in the tarball, and the installed viewer serves it
+      const page = await fetch(`${cli.url}/`)
+      expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8'])
+      expect(await page.text()).toContain('<script type="module" src="/app.js"></script>')
+      expect((await fetch(`${cli.url}/app.js`)).status).toBe(200)
       // Ctrl-C in a terminal: SIGINT to the foreground process group (npx, its shell, the viewer)
       stop(cli.pid, true, 'SIGINT')
       // npx ends as its command did, or re-raises the SIGINT it forwarded
