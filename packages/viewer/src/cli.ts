@@ -11,13 +11,14 @@ import type { ViewerOptions } from './viewer'
 
 const USAGE = `Usage: xraykit-viewer [options]
 
-A local stand-in for the AWS X-Ray daemon: it keeps the traces your services send and
-serves the X-Ray read API (GetTraceSummaries, BatchGetTraces, GetServiceGraph, GetTraceGraph)
-and, on its TCP address, centralized sampling (GetSamplingRules, GetSamplingTargets).
+A local stand-in for the AWS X-Ray daemon: it keeps the traces your services send, shows
+them in a page, serves the X-Ray read API (GetTraceSummaries, BatchGetTraces,
+GetServiceGraph, GetTraceGraph) and, on its TCP address, centralized sampling
+(GetSamplingRules, GetSamplingTargets).
 
   --udp <address>         where segment documents arrive        (default 127.0.0.1:2000)
   --tcp <address>         where sampling requests arrive        (default 127.0.0.1:2000)
-  --http <address>        where the read API listens            (default 127.0.0.1:2021)
+  --http <address>        where the page and read API listen    (default 127.0.0.1:2021)
   --forward <address>     also relay every datagram, unchanged, to a real daemon, and
                           proxy sampling requests to its TCP port (answered locally
                           when it does not answer)
@@ -26,9 +27,9 @@ and, on its TCP address, centralized sampling (GetSamplingRules, GetSamplingTarg
                           local rules document {"version": 2, "rules": [...], "default": {...}}
                           (default: X-Ray's Default rule, 1 a second then 5%)
   --max-traces <n>        traces kept, oldest evicted first     (default 10000)
-  --max-bytes <n>         bytes kept, oldest traces evicted     (default 67108864)
+  --max-bytes <n>         memory kept, oldest traces evicted    (default 67108864)
   --store <file>          append what arrives to an NDJSON file, and load it at start
-  --open                  open the viewer's URL in the browser
+  --open                  open the page in the browser
   -h, --help              this text
 
 Addresses are host:port, [ipv6]:port, or a port (on 127.0.0.1).`
@@ -126,7 +127,7 @@ async function main (): Promise<number> {
   console.log(`the page: ${viewer.url}/`)
   console.log(`read API: ${viewer.url}  (aws xray get-trace-summaries --endpoint-url ${viewer.url} …)`)
   console.log('Ctrl-C to stop')
-  if (parsed.open) openBrowser(viewer.url)
+  if (parsed.open) openBrowser(`${viewer.url}/`)
   const running = viewer
   await new Promise<void>(resolve => {
     const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve() }
