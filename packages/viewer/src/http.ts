@@ -6,7 +6,8 @@
  * | route | answer |
  * | --- | --- |
  * | `POST /TraceSummaries`, `/Traces`, `/ServiceGraph`, `/TraceGraph` | as the AWS API ({@link getTraceSummaries} and the others) |
- * | `GET /api/events` | Server-Sent Events: `trace` (added, updated, evicted), `finding`, `cleared`, and `sampling` (a {@link SamplingReport}) |
+ * | `GET /api/events` | Server-Sent Events: `trace` (added, updated, evicted), `finding`, `cleared`, and `sampling` (a {@link SamplingReport}); a reader too slow for them gets `dropped` (how many) |
+ * | `GET /api/events?batch=<50–5000 ms>` | the same, at most one event of each kind per interval: `traces` (`{ added, updated, evicted, ids, more }`, at most {@link MAX_BATCH_IDS} ids), `findings` (`{ count, recent }`), `cleared`, `sampling` |
  * | `GET /api/lint` | `{ findings, traces }`: the findings listed (newest first) and, per kept trace with any, its documents' and its own findings ({@link TraceStore.lintAll}) |
  * | `GET /api/lint?trace=<id>` | one trace's findings ({@link TraceStore.lint}); 404 when it is not kept |
  * | `GET /api/stats` | the store's counts ({@link TraceStore.stats}) |
@@ -132,18 +133,62 @@ function ownHosts (address: AddressInfo | null, extra: readonly string[]): Set<s
   return hosts
 }
 
+/** Bytes an event stream may have waiting for a slow reader; past it, events are dropped and counted. */
+export const MAX_EVENT_BACKLOG_BYTES = 1024 * 1024
+/** Trace ids one `traces` batch names at most (its counts go on). */
+export const MAX_BATCH_IDS = 200
+
 function streamEvents (store: TraceStore, sampling: SamplingService | undefined, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const batchMs = Number(new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('batch') ?? '0')
   res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' })
   res.write(': xraykit viewer events\n\n')
-  const send = (event: StoreEvent): void => {
-    const name = event.type === 'finding' || event.type === 'cleared' ? event.type : 'trace'
-    res.write(`event: ${name}\ndata: ${JSON.stringify(event)}\n\n`)
+  let dropped = 0
+  const write = (name: string, data: unknown): void => {
+    if (res.writableLength > MAX_EVENT_BACKLOG_BYTES) { dropped++; return }
+    if (dropped > 0) { res.write(`event: dropped\ndata: ${JSON.stringify({ events: dropped })}\n\n`); dropped = 0 }
+    res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`)
+  }
+  // once a slow reader has caught up, it hears what it missed even if nothing else comes
+  res.on('drain', () => { if (dropped > 0 && res.writableLength <= MAX_EVENT_BACKLOG_BYTES) { res.write(`event: dropped\ndata: ${JSON.stringify({ events: dropped })}\n\n`); dropped = 0 } })
+  let send: (event: StoreEvent) => void
+  let flush: ReturnType<typeof setInterval> | null = null
+  if (Number.isFinite(batchMs) && batchMs >= 50 && batchMs <= 5000) {
+    // at most one event of each kind per interval, whatever the rate of arrivals
+    const batch = { added: 0, updated: 0, evicted: 0, ids: new Set<string>(), findings: 0, recent: [] as unknown[] }
+    send = event => {
+      if (event.type === 'cleared') { write('cleared', event); return }
+      if (event.type === 'finding') {
+        batch.findings++
+        if (batch.recent.length < 20) batch.recent.push(event.finding)
+        return
+      }
+      if (event.type === 'trace-added') batch.added++
+      else if (event.type === 'trace-updated') batch.updated++
+      else batch.evicted++
+      if (event.type !== 'trace-evicted' && batch.ids.size < MAX_BATCH_IDS) batch.ids.add(event.traceId)
+    }
+    flush = setInterval(() => {
+      if (batch.added + batch.updated + batch.evicted > 0) {
+        const n = batch.added + batch.updated
+        write('traces', { added: batch.added, updated: batch.updated, evicted: batch.evicted, ids: [...batch.ids], more: n > batch.ids.size })
+        batch.added = batch.updated = batch.evicted = 0
+        batch.ids.clear()
+      }
+      if (batch.findings > 0) {
+        write('findings', { count: batch.findings, recent: batch.recent })
+        batch.findings = 0
+        batch.recent = []
+      }
+    }, batchMs)
+    flush.unref()
+  } else {
+    send = event => { write(event.type === 'finding' || event.type === 'cleared' ? event.type : 'trace', event) }
   }
   const stop = store.onChange(send)
-  const stopSampling = sampling?.onReport((report: SamplingReport) => { res.write(`event: sampling\ndata: ${JSON.stringify(report)}\n\n`) })
-  const heartbeat = setInterval(() => { res.write(': heartbeat\n\n') }, EVENT_HEARTBEAT_MS)
+  const stopSampling = sampling?.onReport((report: SamplingReport) => { write('sampling', report) })
+  const heartbeat = setInterval(() => { if (res.writableLength <= MAX_EVENT_BACKLOG_BYTES) res.write(': heartbeat\n\n') }, EVENT_HEARTBEAT_MS)
   heartbeat.unref()
-  const end = (): void => { stop(); stopSampling?.(); clearInterval(heartbeat) }
+  const end = (): void => { stop(); stopSampling?.(); clearInterval(heartbeat); if (flush !== null) clearInterval(flush) }
   req.on('close', end)
   res.on('error', end)
 }

@@ -114,6 +114,61 @@ describe('the routes of the page', () => {
     const data = /event: trace\ndata: (.*)\n\n/.exec(events)![1]
     expect(JSON.parse(data)).toEqual({ type: 'trace-added', traceId: TRACE_ID })
   })
+
+  it('/api/events drops events for a reader that does not keep up, and says how many', async () => {
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/api/events', agent: false }, res => {
+        let got = ''
+        res.setEncoding('utf8')
+        res.once('data', (c: string) => {
+          got += c
+          res.pause() // a reader that stops reading
+          for (let i = 0; i < 60000; i++) store.ingest(datagram(segment('api', 0, 1, { trace_id: `1-6553f100-${i.toString(16).padStart(24, '0')}` })))
+          res.on('data', (more: string) => {
+            got += more
+            if (/event: dropped\ndata: .*\n\n/.test(got)) { req.destroy(); resolve(got) }
+          })
+          // one more event once it reads again: the stream says what it dropped first
+          setImmediate(() => { res.resume(); store.ingest(datagram(segment('api', 0, 1, { trace_id: `1-6553f100-${'f'.repeat(24)}` }))) })
+        })
+      })
+      req.on('error', reject)
+    })
+    const dropped = JSON.parse(/event: dropped\ndata: (.*)\n\n/.exec(text)![1]) as { events: number }
+    expect(dropped.events).toBeGreaterThan(0)
+    // what it did send are whole events
+    const sent = text.split('\n\n').filter(e => e.startsWith('event: trace')).length
+    expect(sent + dropped.events).toBeLessThanOrEqual(2 * 60000 + 1)
+  })
+
+  it('/api/events?batch= sends one traces event per interval, however many documents arrive, naming at most 200 ids', async () => {
+    const batches = await new Promise<Array<{ added: number, updated: number, evicted: number, ids: string[], more: boolean }>>((resolve, reject) => {
+      const got: Array<{ added: number, updated: number, evicted: number, ids: string[], more: boolean }> = []
+      const req = http.get({ host: '127.0.0.1', port, path: '/api/events?batch=100', agent: false }, res => {
+        let text = ''
+        let sent = false
+        res.setEncoding('utf8')
+        res.on('data', (c: string) => {
+          text += c
+          if (!sent && text.includes('\n\n')) {
+            sent = true
+            // 500 new traces, then 20 updates of the first, all within one interval
+            for (let i = 0; i < 500; i++) store.ingest(datagram(segment('api', 0, 1, { trace_id: `1-6553f100-${i.toString(16).padStart(24, '0')}` })))
+            for (let i = 0; i < 20; i++) store.ingest(datagram(segment('api', 0, 1, { trace_id: `1-6553f100-${'0'.repeat(24)}`, id: `${i.toString(16).padStart(4, '0')}000000000000` })))
+          }
+          for (const m of text.matchAll(/event: traces\ndata: (.*)\n\n/g)) got.push(JSON.parse(m[1]))
+          text = text.replace(/event: traces\ndata: .*\n\n/g, '')
+          if (got.reduce((n, b) => n + b.added + b.updated, 0) >= 520) { req.destroy(); resolve(got) }
+        })
+      })
+      req.on('error', reject)
+    })
+    expect(batches.length).toBeLessThanOrEqual(2)
+    expect(batches.reduce((n, b) => n + b.added, 0)).toBe(500)
+    expect(batches.reduce((n, b) => n + b.updated, 0)).toBe(20)
+    for (const b of batches) expect(b.ids.length).toBeLessThanOrEqual(200)
+    expect(batches[0]).toMatchObject({ more: true })
+  })
 })
 
 describe('safety', () => {

@@ -109,12 +109,24 @@ export type LiveEvent =
   | { kind: 'sampling', report: SamplingReport }
   | { kind: 'connection', open: boolean }
 
-/** Listens to `/api/events` (reconnecting as EventSource does); returns a function that stops. */
+/**
+ * Listens to `/api/events` in batches (at most one event of each kind per 250 ms, however
+ * fast documents arrive), reconnecting as EventSource does; each trace a batch names is
+ * handed on as a `trace` event. Returns a function that stops.
+ */
 export function listen (handler: (event: LiveEvent) => void): () => void {
-  const source = new EventSource('/api/events')
+  const source = new EventSource('/api/events?batch=250')
   const parse = (e: Event): unknown => { try { return JSON.parse(String((e as MessageEvent<unknown>).data)) } catch { return null } }
-  source.addEventListener('trace', e => { const v = parse(e); if (v !== null) handler({ kind: 'trace', event: v as StoreEvent }) })
-  source.addEventListener('finding', e => { const v = parse(e) as { finding?: LintFinding } | null; if (v?.finding !== undefined) handler({ kind: 'finding', finding: v.finding }) })
+  source.addEventListener('traces', e => {
+    const v = parse(e) as { ids?: unknown, evicted?: unknown } | null
+    const ids = Array.isArray(v?.ids) ? v.ids.filter((id): id is string => typeof id === 'string') : []
+    for (const traceId of ids) handler({ kind: 'trace', event: { type: 'trace-updated', traceId } })
+    if (ids.length === 0 && typeof v?.evicted === 'number' && v.evicted > 0) handler({ kind: 'trace', event: { type: 'trace-evicted', traceId: '' } })
+  })
+  source.addEventListener('findings', e => {
+    const v = parse(e) as { recent?: unknown } | null
+    if (Array.isArray(v?.recent)) for (const finding of v.recent as LintFinding[]) handler({ kind: 'finding', finding })
+  })
   source.addEventListener('cleared', () => handler({ kind: 'cleared' }))
   source.addEventListener('sampling', e => { const v = parse(e); if (v !== null) handler({ kind: 'sampling', report: v as SamplingReport }) })
   source.addEventListener('open', () => handler({ kind: 'connection', open: true }))
