@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startViewer } from '@xraykit/viewer'
 import type { StoreStats, Viewer } from '@xraykit/viewer'
+import { waitFor } from './wait'
 
 // The real AWS CLI v2 (`aws xray … --endpoint-url`) against a running viewer, as a child
 // process: a two-service trace sent over real UDP on loopback, read back with
@@ -18,22 +19,6 @@ const PORT_0 = { udp: '127.0.0.1:0', tcp: '127.0.0.1:0', http: '127.0.0.1:0' }
 const HEADER = '{"format":"json","version":1}\n'
 /** The places the CLI is looked for, in order: Debian's package first, then PATH. */
 const CLI_CANDIDATES = ['/usr/bin/aws', 'aws']
-
-/** Resolves with what `probe` gives once it is not undefined; rejects after `ms`, saying what was awaited. */
-async function waitFor<T> (what: string, probe: () => Promise<T | undefined>, ms = 10000): Promise<T> {
-  const deadline = Date.now() + ms
-  let lastError: unknown
-  for (;;) {
-    try {
-      const value = await probe()
-      if (value !== undefined) return value
-    } catch (err) {
-      lastError = err
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not there after ${ms} ms${lastError === undefined ? '' : ` (last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)})`}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
 
 interface Run { code: number | string | null, stdout: string, stderr: string }
 

@@ -7,6 +7,7 @@ import type { Trace as ApiTrace, TraceSummary } from '@aws-sdk/client-xray'
 import type * as XRaySdk from 'aws-xray-sdk-core'
 import { formatAddress, startViewer } from '@xraykit/viewer'
 import type { StoreStats, Viewer } from '@xraykit/viewer'
+import { waitFor } from './wait'
 
 // Third-party X-Ray SDKs against a running viewer: the official Node.js SDK
 // (aws-xray-sdk-core) in this process and the X-Ray SDK for Python as a child process, each
@@ -15,22 +16,6 @@ import type { StoreStats, Viewer } from '@xraykit/viewer'
 const PORT_0 = { udp: '127.0.0.1:0', tcp: '127.0.0.1:0', http: '127.0.0.1:0' }
 /** The SDKs' environment variables: unset while the tests run (so nothing from outside steers them), restored after. */
 const SDK_ENV = ['AWS_XRAY_DAEMON_ADDRESS', 'AWS_XRAY_MANUAL_MODE', 'AWS_XRAY_CONTEXT_MISSING', 'AWS_XRAY_TRACING_NAME', 'AWS_XRAY_DEBUG_MODE', 'AWS_XRAY_LOG_LEVEL', 'AWS_XRAY_SDK_DISABLED']
-
-/** Resolves with what `probe` gives once it is not undefined; rejects after `ms`, saying what was awaited. */
-async function waitFor<T> (what: string, probe: () => Promise<T | undefined>, ms = 10000): Promise<T> {
-  const deadline = Date.now() + ms
-  let lastError: unknown
-  for (;;) {
-    try {
-      const value = await probe()
-      if (value !== undefined) return value
-    } catch (err) {
-      lastError = err
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not there after ${ms} ms${lastError === undefined ? '' : ` (last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)})`}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
 
 interface Doc {
   id: string
