@@ -8,7 +8,7 @@ import { LintPage } from './lint-view'
 import { hrefOf, useRoute } from './router'
 import { SamplingPage } from './sampling'
 import { TracePage } from './trace/trace-page'
-import { ImportButton } from './transfer'
+import { DropZone, ImportButton } from './transfer'
 
 const KEYS: Array<[string, string]> = [
   ['/', 'search: the filter bar on the list, the trace search on a trace'],
@@ -45,7 +45,7 @@ export function App () {
   }, [])
   const current = route.view === 'trace' ? 'list' : route.view
   return (
-    <>
+    <DropZone>
       <header class="top">
         <a class="brand" href="#/traces">xraykit viewer</a>
         <nav aria-label="Views">
@@ -68,6 +68,6 @@ export function App () {
         {route.view === 'lint' && <LintPage />}
       </main>
       {help && <Help onClose={() => setHelp(false)} />}
-    </>
+    </DropZone>
   )
 }

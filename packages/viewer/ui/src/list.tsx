@@ -6,6 +6,7 @@ import type { ListRow } from './api'
 import { FilterBar } from './filter-bar'
 import { formatDuration, formatTime, useTimeSetting } from './format'
 import { hrefOf, navigate, RANGES, rangeOf } from './router'
+import { ExportAllButton } from './transfer'
 import type { RangeName } from './router'
 
 type SortKey = 'time' | 'duration' | 'status' | 'service'
@@ -119,6 +120,7 @@ export function TraceList (props: { filter: string, range: RangeName }) {
         </label>
         <button type="button" onClick={togglePause} aria-pressed={paused}>{paused ? `Resume${missed > 0 ? ` (${missed} new)` : ''}` : 'Pause'}</button>
         <button type="button" onClick={clear}>Clear</button>
+        <ExportAllButton ids={sorted.map(r => r.summary.Id)} />
         <span class={`live ${live && !paused ? 'on' : ''}`} role="status">{paused ? 'paused' : live ? 'live' : 'connecting…'}</span>
         <span class="count" role="status" aria-live="polite">{loading ? 'loading…' : `${matched} trace${matched === 1 ? '' : 's'}${matched > rows.length ? ` (newest ${rows.length} shown)` : ''}`}</span>
       </div>
