@@ -1,4 +1,5 @@
 // The service graph drawn as SVG, shared by the service map page and the trace page.
+// (In SVG, Preact sets attributes as written, so focusability needs `tabindex`, lower case.)
 //
 // Layout: deterministic layers. Clients sit in the first column; every other node sits one
 // column right of the nearest node that calls it (breadth first from the clients, then from
@@ -26,7 +27,7 @@ type Stats = GraphService['SummaryStatistics']
 
 const COL = 230
 const ROW = 132
-const R = 27
+const R = 30
 const RING = R + 6
 const PAD_X = 70
 const PAD_Y = 50
@@ -187,14 +188,14 @@ function Node (props: { p: Placed, selected: boolean, onNode?: (s: GraphService)
   return (
     <g class={cls} transform={`translate(${props.p.x} ${props.p.y})`}
       data-node-name={s.Name} data-node-type={s.Type ?? ''}
-      role={run === undefined ? 'img' : 'button'} tabIndex={run === undefined ? undefined : 0} aria-label={label}
+      role={run === undefined ? 'img' : 'button'} tabindex={run === undefined ? undefined : 0} aria-label={label}
       aria-pressed={run === undefined ? undefined : props.selected}
       onClick={run} onKeyDown={run === undefined ? undefined : (e: KeyboardEvent) => activate(e, run)}>
       <title>{label}</title>
       {client
-        ? <rect class="gv-shape" x={-R} y={-R} width={2 * R} height={2 * R} rx={8} />
+        ? <rect class="gv-shape" x={-R - 4} y={-R} width={2 * R + 8} height={2 * R} rx={8} />
         : <><HealthRing stats={stats} /><circle class="gv-shape" r={R} /></>}
-      {client && <path class="gv-client-icon" d="M0 -17 a5 5 0 1 1 0.01 0 M-10 -2 q10 -8 20 0 v3 h-20 z" />}
+      {client && <path class="gv-client-icon" d="M0 -22 a5 5 0 1 1 0.01 0 M-10 -6 q10 -8 20 0 v3 h-20 z" />}
       <text class="gv-inside" y={client ? 10 : -2}>{avg === null ? '—' : formatDuration(avg)}</text>
       <text class="gv-inside gv-rate" y={client ? 21 : 11}>{formatRate(rate)}</text>
       <text class="gv-name" y={RING + 16}>{short(s.Name)}</text>
@@ -204,7 +205,7 @@ function Node (props: { p: Placed, selected: boolean, onNode?: (s: GraphService)
 }
 
 function edgeGeometry (a: Placed, b: Placed, curved: boolean): { d: string, head: string, lx: number, ly: number } {
-  const ra = a.service.Type === 'client' ? R + 4 : RING + 4
+  const ra = a.service.Type === 'client' ? R + 6 : RING + 4
   const rb = b.service.Type === 'client' ? R + 6 : RING + 6
   if (a === b) {
     const x = a.x
@@ -251,8 +252,8 @@ function Edge (props: { from: Placed, to: Placed, edge: GraphEdge, curved: boole
   const label = `Calls from ${from.service.Name} to ${to.service.Name}: ${countsText(stats)}${avg === null ? '' : `, average ${formatDuration(avg)}`}`
   const run = props.onEdge === undefined ? undefined : () => props.onEdge!(from.service, to.service)
   return (
-    <g class={`gv-edge${health}${run === undefined ? '' : ' gv-active'}`} data-edge={`${from.service.Name}→${to.service.Name}`}
-      role={run === undefined ? 'img' : 'button'} tabIndex={run === undefined ? undefined : 0} aria-label={label}
+    <g class={`gv-edge${health}${run === undefined ? '' : ' gv-active'}`} data-edge={`${from.service.Name}→${to.service.Name}`} data-edge-types={`${from.service.Type ?? ''}→${to.service.Type ?? ''}`}
+      role={run === undefined ? 'img' : 'button'} tabindex={run === undefined ? undefined : 0} aria-label={label}
       onClick={run} onKeyDown={run === undefined ? undefined : (e: KeyboardEvent) => activate(e, run)}>
       <title>{label}</title>
       <path class="gv-hit" d={g.d} />
