@@ -158,17 +158,22 @@ export function ImportButton () {
 }
 
 const hasFiles = (e: DragEvent): boolean => [...(e.dataTransfer?.types ?? [])].includes('Files')
+// The drop zones mounted; only the first handles a drop, so a file is imported once.
+const zones: object[] = []
 
 /** Wraps the page: a .json file dropped anywhere on it is imported, over a visible overlay. */
 export function DropZone (props: { children?: ComponentChildren }) {
   const [over, setOver] = useState(false)
+  const me = useRef({})
   useEffect(() => {
+    zones.push(me.current)
     let depth = 0
-    const enter = (e: DragEvent): void => { if (!hasFiles(e)) return; e.preventDefault(); depth++; setOver(true) }
-    const overFn = (e: DragEvent): void => { if (!hasFiles(e)) return; e.preventDefault(); if (e.dataTransfer !== null) e.dataTransfer.dropEffect = 'copy' }
-    const leave = (e: DragEvent): void => { if (!hasFiles(e)) return; depth = Math.max(0, depth - 1); if (depth === 0) setOver(false) }
+    const mine = (e: DragEvent): boolean => hasFiles(e) && zones[0] === me.current
+    const enter = (e: DragEvent): void => { if (!mine(e)) return; e.preventDefault(); depth++; setOver(true) }
+    const overFn = (e: DragEvent): void => { if (!mine(e)) return; e.preventDefault(); if (e.dataTransfer !== null) e.dataTransfer.dropEffect = 'copy' }
+    const leave = (e: DragEvent): void => { if (!mine(e)) return; depth = Math.max(0, depth - 1); if (depth === 0) setOver(false) }
     const drop = (e: DragEvent): void => {
-      if (!hasFiles(e)) return
+      if (!mine(e)) return
       e.preventDefault()
       depth = 0
       setOver(false)
@@ -184,6 +189,7 @@ export function DropZone (props: { children?: ComponentChildren }) {
       window.removeEventListener('dragover', overFn)
       window.removeEventListener('dragleave', leave)
       window.removeEventListener('drop', drop)
+      zones.splice(zones.indexOf(me.current), 1)
     }
   }, [])
   return (
