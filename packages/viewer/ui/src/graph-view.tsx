@@ -182,7 +182,10 @@ function Node (props: { p: Placed, selected: boolean, onNode?: (s: GraphService)
   const avg = averageLatency(stats)
   const rate = perMinute(stats, s.StartTime, s.EndTime)
   const inferred = !client && s.State !== 'active'
-  const label = `${client ? 'Client of ' : ''}${s.Name}, ${s.Type ?? 'no type'}${inferred ? ', inferred' : ''}: ${countsText(stats)}${avg === null ? '' : `, average ${formatDuration(avg)}`}, ${formatRate(rate)}`
+  const typeText = short(s.Type ?? (s.State === 'active' ? 'service' : 'unknown'), 26)
+  const avgText = avg === null ? '—' : formatDuration(avg)
+  // Starts with the visible text, in its order, so the accessible name contains it.
+  const label = `${s.Name}, ${typeText}, ${avgText}, ${formatRate(rate)}${client ? ` (the callers of ${s.Name})` : ''}${inferred ? ', inferred' : ''}: ${countsText(stats)}${avg === null ? '' : `, average ${formatDuration(avg)}`}`
   const run = props.onNode === undefined ? undefined : () => props.onNode!(s)
   const cls = `gv-node${client ? ' gv-client' : ''}${inferred ? ' gv-inferred' : ''}${props.selected ? ' gv-selected' : ''}${run === undefined ? '' : ' gv-active'}`
   return (
@@ -196,10 +199,11 @@ function Node (props: { p: Placed, selected: boolean, onNode?: (s: GraphService)
         ? <rect class="gv-shape" x={-R - 4} y={-R} width={2 * R + 8} height={2 * R} rx={8} />
         : <><HealthRing stats={stats} /><circle class="gv-shape" r={R} /></>}
       {client && <path class="gv-client-icon" d="M0 -22 a5 5 0 1 1 0.01 0 M-10 -6 q10 -8 20 0 v3 h-20 z" />}
-      <text class="gv-inside" y={client ? 10 : -2}>{avg === null ? '—' : formatDuration(avg)}</text>
+      {/* The trailing spaces keep the words apart in the text assistive technology reads. */}
+      <text class="gv-name" y={RING + 16}>{short(s.Name)} </text>
+      <text class="gv-type" y={RING + 30}>{typeText} </text>
+      <text class="gv-inside" y={client ? 10 : -2}>{avgText} </text>
       <text class="gv-inside gv-rate" y={client ? 21 : 11}>{formatRate(rate)}</text>
-      <text class="gv-name" y={RING + 16}>{short(s.Name)}</text>
-      <text class="gv-type" y={RING + 30}>{short(s.Type ?? (s.State === 'active' ? 'service' : 'unknown'), 26)}</text>
     </g>
   )
 }
