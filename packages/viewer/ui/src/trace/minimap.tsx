@@ -1,0 +1,115 @@
+// The minimap: every row of the trace in miniature on a canvas (one thin line per row, in
+// tree order), the part of the trace in view drawn over it, and a drag across it that
+// chooses the time window the timeline zooms to.
+import { useEffect, useRef, useState } from 'preact/hooks'
+import { formatDuration } from '../format'
+import type { TraceRows } from './rows'
+import type { TimeWindow } from './timeline'
+
+const HEIGHT = 64
+
+function colours (el: Element): Record<string, string> {
+  const css = getComputedStyle(el)
+  const v = (name: string): string => css.getPropertyValue(name).trim() || '#888'
+  return { ok: v('--bar'), error: v('--error'), fault: v('--fault'), throttle: v('--throttle'), inferred: v('--inferred'), critical: v('--accent') }
+}
+
+export function Minimap (props: {
+  rows: TraceRows
+  window: TimeWindow
+  /** The first and last row in view (row indices). */
+  viewport: [number, number]
+  critical: Uint8Array | null
+  onWindow: (w: TimeWindow | null) => void
+}) {
+  const { rows } = props
+  const canvas = useRef<HTMLCanvasElement | null>(null)
+  const box = useRef<HTMLDivElement | null>(null)
+  const [width, setWidth] = useState(0)
+  const [drag, setDrag] = useState<{ from: number, to: number } | null>(null)
+
+  useEffect(() => {
+    const el = box.current
+    if (el === null) return
+    const ro = new ResizeObserver(() => setWidth(el.clientWidth))
+    ro.observe(el)
+    setWidth(el.clientWidth)
+    const media = matchMedia('(prefers-color-scheme: dark)')
+    const redraw = (): void => setWidth(w => w + 0.001)
+    media.addEventListener('change', redraw)
+    return () => { ro.disconnect(); media.removeEventListener('change', redraw) }
+  }, [])
+
+  useEffect(() => {
+    const c = canvas.current
+    if (c === null || width < 1) return
+    const dpr = window.devicePixelRatio || 1
+    const w = Math.floor(width)
+    c.width = w * dpr
+    c.height = HEIGHT * dpr
+    const ctx = c.getContext('2d')
+    if (ctx === null) return
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0)
+    ctx.clearRect(0, 0, w, HEIGHT)
+    const col = colours(c)
+    const n = rows.entities.length
+    const span = rows.finish - rows.start
+    const h = Math.max(1, HEIGHT / Math.max(1, n))
+    for (let i = 0; i < n; i++) {
+      const e = rows.entities[i]
+      const x = (e.startTime - rows.start) / span * w
+      const x2 = ((e.endTime ?? rows.finish) - rows.start) / span * w
+      ctx.fillStyle = props.critical?.[i] === 1 ? col.critical : e.fault ? col.fault : e.throttle ? col.throttle : e.error ? col.error : e.inferred ? col.inferred : col.ok
+      ctx.fillRect(x, i / n * HEIGHT, Math.max(1, x2 - x), h)
+    }
+  }, [rows, width, props.critical])
+
+  const timeAt = (clientX: number): number => {
+    const r = box.current!.getBoundingClientRect()
+    const f = Math.min(1, Math.max(0, (clientX - r.left) / r.width))
+    return rows.start + f * (rows.finish - rows.start)
+  }
+  const onDown = (e: PointerEvent): void => {
+    if (e.button !== 0) return
+    ;(e.currentTarget as HTMLElement).setPointerCapture(e.pointerId)
+    const t = timeAt(e.clientX)
+    setDrag({ from: t, to: t })
+  }
+  const onMove = (e: PointerEvent): void => { if (drag !== null) setDrag({ from: drag.from, to: timeAt(e.clientX) }) }
+  const onUp = (e: PointerEvent): void => {
+    if (drag === null) return
+    const to = timeAt(e.clientX)
+    setDrag(null)
+    const a = Math.min(drag.from, to)
+    const b = Math.max(drag.from, to)
+    // a click (or a drag of a few pixels) is not a selection
+    if ((b - a) / (rows.finish - rows.start) * Math.max(1, width) < 4) return
+    props.onWindow({ start: a, end: b })
+  }
+
+  const span = rows.finish - rows.start
+  const pct = (t: number): number => (t - rows.start) / span * 100
+  const n = Math.max(1, rows.entities.length)
+  const [firstRow, lastRow] = props.viewport
+  const zoomed = props.window.start > rows.start || props.window.end < rows.finish
+  const sel = drag === null ? null : { a: Math.min(drag.from, drag.to), b: Math.max(drag.from, drag.to) }
+  return (
+    <div class="minimap">
+      <div ref={box} class="mm-box" onPointerDown={onDown} onPointerMove={onMove} onPointerUp={onUp}
+        role="img" aria-label={`Minimap of the whole trace; the window shown is ${formatDuration(props.window.start - rows.start)} to ${formatDuration(props.window.end - rows.start)}. Drag across it to zoom the timeline.`}>
+        <canvas ref={canvas} class="mm-canvas" style={{ height: `${HEIGHT}px` }} />
+        <div class="mm-view" style={{
+          left: `${pct(props.window.start)}%`, width: `${pct(props.window.end) - pct(props.window.start)}%`,
+          top: `${firstRow / n * 100}%`, height: `${Math.max(3, (lastRow - firstRow + 1) / n * 100)}%`
+        }} />
+        {zoomed && <div class="mm-shade" style={{ left: 0, width: `${pct(props.window.start)}%` }} />}
+        {zoomed && <div class="mm-shade" style={{ left: `${pct(props.window.end)}%`, right: 0 }} />}
+        {sel !== null && <div class="mm-drag" style={{ left: `${pct(sel.a)}%`, width: `${pct(sel.b) - pct(sel.a)}%` }} />}
+      </div>
+      <div class="mm-tools">
+        <span class="mm-label">{zoomed ? `Zoomed: ${formatDuration(props.window.start - rows.start)} – ${formatDuration(props.window.end - rows.start)}` : 'Drag on the minimap to zoom'}</span>
+        <button type="button" onClick={() => props.onWindow(null)} disabled={!zoomed}>Reset zoom</button>
+      </div>
+    </div>
+  )
+}
