@@ -75,7 +75,7 @@ export function FilterBar (props: { value: string, annotationKeys: readonly stri
     <div class="filter-bar" role="search">
       <label for="filter" class="visually-hidden">Filter expression</label>
       <input
-        id="filter" ref={input} type="search" spellcheck={false} autocomplete="off"
+        id="filter" ref={input} type="text" role="combobox" spellcheck={false} autocomplete="off"
         placeholder='Filter: http.status = 500, annotation.userId = "42", service("api") { fault }   ( / to focus )'
         value={text} onInput={sync} onKeyDown={onKey} onClick={sync} onBlur={() => setTimeout(() => setOpen(false), 150)}
         aria-invalid={problem !== null} aria-describedby={problem === null ? undefined : 'filter-problem'}
