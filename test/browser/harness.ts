@@ -17,6 +17,7 @@ import type { Viewer } from '@xraykit/viewer'
 // project's tsconfig has no DOM library, and these stay local to the module.
 declare const window: any
 declare const document: any
+declare const location: { hash: string }
 
 export const ROOT = path.resolve(__dirname, '..', '..')
 export const PAGE_INDEX = path.join(ROOT, 'packages', 'viewer', 'dist', 'ui', 'index.html')
@@ -215,4 +216,14 @@ export function parseDuration (text: string): { ms: number, tolerance: number } 
   const scale = m[3] === 's' ? 1000 : m[3] === 'ms' ? 1 : 0.001
   const decimals = m[2]?.length ?? 0
   return { ms: Number(m[1]) * scale, tolerance: 0.5 * Math.pow(10, -decimals) * scale + 1e-9 }
+}
+
+/** Waits for `selector`; on a timeout, the error says what the page's main area shows instead. */
+export async function waitForShown (page: Page, selector: string, timeoutMs = 10000): Promise<void> {
+  try {
+    await page.waitForSelector(selector, { timeout: timeoutMs })
+  } catch (err) {
+    const shown = await page.evaluate(() => String(document.querySelector('main')?.innerText ?? document.body.innerText).slice(0, 300)).catch(() => '(unreadable)')
+    throw new Error(`no ${selector} on ${await page.evaluate(() => location.hash).catch(() => '?')} within ${timeoutMs} ms; the page shows: ${JSON.stringify(shown)}`, { cause: err })
+  }
 }

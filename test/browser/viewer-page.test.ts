@@ -13,7 +13,7 @@ import type { Viewer } from '@xraykit/viewer'
 import { FilterSyntaxError, parseFilter } from '../../packages/viewer/src/filter/parse'
 import {
   describeViolations, entities, expectRows, get, launchChromium, newId, newTraceId, parseDuration, requireBuiltPage, ROOT,
-  rowIds, sendDocuments, seriousViolations, startApps, startLocalViewer, stopApps, summaries, traceDocuments, until, urlOf
+  rowIds, sendDocuments, seriousViolations, startApps, startLocalViewer, stopApps, summaries, traceDocuments, until, urlOf, waitForShown
 } from './harness'
 import type { App } from './harness'
 
@@ -38,6 +38,9 @@ let context: BrowserContext | null = null
 let viewer: Viewer | null = null
 let synthetic: Viewer | null = null
 const apps: App[] = []
+
+/** A detail tab of the trace page (its panel carries the same data-tab). */
+const tab = (page: Page, name: string) => page.locator(`[data-tab="${name}" i]:not([role="tabpanel"])`).first()
 
 const app = (framework: typeof FRAMEWORKS[number]): App => apps.find(a => a.framework === framework)!
 
@@ -250,14 +253,14 @@ describe('the viewer page in Chromium', () => {
     const { traceId } = await sendHostile()
     const { page, dialogs } = await openPage('#/traces', context!, synthetic!)
     await page.locator(`tr[data-trace-id="${traceId}"] a`).first().click()
+    await waitForShown(page, '[data-entity-id][data-row-kind="segment"]')
     const segmentRow = page.locator('[data-entity-id][data-row-kind="segment"]').first()
-    await segmentRow.waitFor()
     expect(await segmentRow.textContent()).toContain(HOSTILE_NAME)
     await segmentRow.click()
-    await page.locator('[data-tab="metadata" i]').click()
+    await tab(page, 'metadata').click()
     await until('the metadata tab showing the HTML as text', () => page.evaluate(() => document.body.innerText), text => text.includes(HOSTILE_HTML), UI_MS)
     await expectNothingRan(page, dialogs)
-    await page.locator('[data-tab="raw" i]').click()
+    await tab(page, 'raw').click()
     await until('the raw tab showing the annotation as text', () => page.evaluate(() => document.body.innerText), text => text.includes(HOSTILE_ANNOTATION) && text.includes(HOSTILE_NAME.replace(/"/g, '\\"')), UI_MS)
     await expectNothingRan(page, dialogs)
     await page.close()
@@ -287,7 +290,7 @@ describe('the viewer page in Chromium', () => {
     it('on a trace page', async () => {
       const b = await baseline()
       const { page } = await openPage(`#/traces/${traceOf(b, 'express', '/users/42')}`, axeContext!)
-      await page.waitForSelector('[data-entity-id]')
+      await waitForShown(page, '[data-entity-id]')
       const violations = await seriousViolations(page)
       expect(describeViolations('the trace page', violations)).toBe(describeViolations('the trace page', []))
       await page.close()
@@ -296,7 +299,7 @@ describe('the viewer page in Chromium', () => {
     it('on the service map', async () => {
       await baseline()
       const { page } = await openPage('#/map', axeContext!)
-      await page.waitForSelector('[data-node-name]')
+      await waitForShown(page, '[data-node-name]')
       const violations = await seriousViolations(page)
       expect(describeViolations('the service map', violations)).toBe(describeViolations('the service map', []))
       await page.close()
@@ -318,10 +321,10 @@ describe('the viewer page in Chromium', () => {
       const { page, errors } = await openPage()
       await page.locator(`tr[data-trace-id="${traceId}"] a`).first().click()
       await until('the trace route', () => page.evaluate(() => location.hash), h => h.startsWith(`#/traces/${encodeURIComponent(traceId)}`), UI_MS)
-      const segmentRow = page.locator(`[data-entity-id="${segment.id}"]`)
-      await segmentRow.waitFor()
+      await waitForShown(page, `[data-entity-id="${segment.id}"][data-row-kind]`)
+      const segmentRow = page.locator(`[data-entity-id="${segment.id}"][data-row-kind]`)
       expect(await segmentRow.getAttribute('data-row-kind')).toBe('segment')
-      const dbRow = page.locator(`[data-entity-id="${db.id}"]`)
+      const dbRow = page.locator(`[data-entity-id="${db.id}"][data-row-kind]`)
       await dbRow.waitFor()
       expect(await dbRow.getAttribute('data-row-kind')).toBe('subsegment')
       expect(await dbRow.textContent()).toContain('users-db')
@@ -334,7 +337,7 @@ describe('the viewer page in Chromium', () => {
 
       // the users-db row's SQL tab: the sanitized query
       await dbRow.click()
-      await page.locator('[data-tab="sql" i]').click()
+      await tab(page, 'sql').click()
       await until('the SQL tab showing the sanitized query', () => page.evaluate(() => document.body.innerText), text => text.includes(db.sql.sanitized_query), UI_MS)
       expect(errors).toEqual([])
       await page.close()
@@ -350,10 +353,10 @@ describe('the viewer page in Chromium', () => {
       expect(message).toContain('boom')
 
       const { page, errors } = await openPage(`#/traces/${traceId}`)
-      const row = page.locator(`[data-entity-id="${withCause.id}"]`)
-      await row.waitFor()
+      await waitForShown(page, `[data-entity-id="${withCause.id}"][data-row-kind]`)
+      const row = page.locator(`[data-entity-id="${withCause.id}"][data-row-kind]`)
       await row.click()
-      await page.locator('[data-tab="exceptions" i]').click()
+      await tab(page, 'exceptions').click()
       await until('the Exceptions tab showing the message', () => page.evaluate(() => document.body.innerText), text => text.includes(message), UI_MS)
       expect(errors).toEqual([])
       await page.close()
@@ -382,7 +385,7 @@ describe('the viewer page in Chromium', () => {
       const page = await context!.newPage()
       const started = Date.now()
       await page.goto(`${synthetic!.url}/#/traces/${traceId}`)
-      await page.waitForSelector('[data-entity-id]', { timeout: 10000 })
+      await waitForShown(page, '[data-entity-id]')
       const took = Date.now() - started
       console.log(`the ${BIG_SUBSEGMENTS.toLocaleString('en')}-subsegment trace: first rows ${took} ms after navigation`)
       const inDom = await page.locator('[data-entity-id]').count()
@@ -439,7 +442,11 @@ describe('the viewer page in Chromium', () => {
     it('of a trace page', async () => {
       const b = await baseline()
       const { page } = await openPage(`#/traces/${traceOf(b, 'express', '/users/42')}`)
-      await page.waitForSelector('[data-entity-id]')
+      await waitForShown(page, '[data-entity-id][data-row-kind]')
+      // with the users-db row's detail open
+      await page.locator('[data-entity-id][data-row-kind]', { hasText: 'users-db' }).first().click()
+      await tab(page, 'sql').click()
+      await page.waitForSelector('[role="tabpanel"][data-tab="sql"]')
       await shot(page, 'viewer-trace.png')
       await page.close()
     }, 30000)
@@ -447,7 +454,7 @@ describe('the viewer page in Chromium', () => {
     it('of the service map', async () => {
       await baseline()
       const { page } = await openPage('#/map')
-      await page.waitForSelector('[data-node-name]')
+      await waitForShown(page, '[data-node-name]')
       await shot(page, 'viewer-map.png')
       await page.close()
     }, 30000)
