@@ -8,6 +8,25 @@ import type { TimeWindow } from './timeline'
 
 const HEIGHT = 64
 
+/**
+ * The rows in view, passed from the timeline to the minimap without re-rendering the page
+ * on every scroll frame: the timeline sets it, the minimap alone listens.
+ */
+export class ViewportStore {
+  value: [number, number] = [0, 0]
+  private readonly listeners = new Set<() => void>()
+  set (first: number, last: number): void {
+    if (this.value[0] === first && this.value[1] === last) return
+    this.value = [first, last]
+    for (const l of this.listeners) l()
+  }
+
+  subscribe (l: () => void): () => void {
+    this.listeners.add(l)
+    return () => { this.listeners.delete(l) }
+  }
+}
+
 function colours (el: Element): Record<string, string> {
   const css = getComputedStyle(el)
   const v = (name: string): string => css.getPropertyValue(name).trim() || '#888'
@@ -18,7 +37,7 @@ export function Minimap (props: {
   rows: TraceRows
   window: TimeWindow
   /** The first and last row in view (row indices). */
-  viewport: [number, number]
+  viewport: ViewportStore
   critical: Uint8Array | null
   onWindow: (w: TimeWindow | null) => void
 }) {
@@ -27,6 +46,11 @@ export function Minimap (props: {
   const box = useRef<HTMLDivElement | null>(null)
   const [width, setWidth] = useState(0)
   const [drag, setDrag] = useState<{ from: number, to: number } | null>(null)
+  const [[firstRow, lastRow], setViewport] = useState(props.viewport.value)
+  useEffect(() => {
+    setViewport(props.viewport.value)
+    return props.viewport.subscribe(() => setViewport(props.viewport.value))
+  }, [props.viewport])
 
   useEffect(() => {
     const el = box.current
@@ -90,7 +114,6 @@ export function Minimap (props: {
   const span = rows.finish - rows.start
   const pct = (t: number): number => (t - rows.start) / span * 100
   const n = Math.max(1, rows.entities.length)
-  const [firstRow, lastRow] = props.viewport
   const zoomed = props.window.start > rows.start || props.window.end < rows.finish
   const sel = drag === null ? null : { a: Math.min(drag.from, drag.to), b: Math.max(drag.from, drag.to) }
   return (

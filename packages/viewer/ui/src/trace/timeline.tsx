@@ -157,7 +157,7 @@ export function Timeline (props: TimelineProps) {
           <span class={`tl-label${e.kind === 'segment' ? ' seg' : ''}`} title={e.name}><Highlight text={e.name} query={props.query} /></span>
           {kind === 'inferred' && <span class="tl-tag inferred">inferred</span>}
           {lint > 0 && <span class="tl-mark lint" title={`${lint} lint finding${lint === 1 ? '' : 's'}`} data-marker="lint">⚠ {lint}</span>}
-          {skew && <span class="tl-mark skew" title="clock skew: this segment starts outside the call to it" data-marker="clock-skew">⏱ skew</span>}
+          {skew && <span class="tl-mark skew" title="clock skew: this segment starts outside the call to it" data-marker="clock-skew">clock skew</span>}
           <span class="tl-service" title={rows.services[i]}>{e.kind === 'segment' ? (e.origin ?? '') : rows.services[i]}</span>
         </div>
         <div class="tl-track" aria-hidden="true">
@@ -173,7 +173,7 @@ export function Timeline (props: TimelineProps) {
       <div class="tl-axis" aria-hidden="true">
         <div class="tl-name">Name <span class="tl-service">service</span></div>
         <div class="tl-track">
-          {tickList.map(t => <span key={t} class="tl-tick" style={{ left: `${pct(t)}%` }}>{formatDuration(t - rows.start).replace(/^0 µs$/, '0')}</span>)}
+          {tickList.map(t => <span key={t} class={`tl-tick${pct(t) > 92 ? ' end' : ''}`} style={{ left: `${pct(t)}%` }}>{formatDuration(t - rows.start).replace(/^0 µs$/, '0')}</span>)}
         </div>
         <span class="duration">Duration</span>
       </div>

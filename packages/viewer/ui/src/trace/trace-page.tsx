@@ -14,24 +14,24 @@ import type { Trace } from '../../../src/model'
 import { Detail } from './detail'
 import type { Tab } from './detail'
 import { CopyButton } from './json-tree'
-import { Minimap } from './minimap'
+import { Minimap, ViewportStore } from './minimap'
 import { ancestors, buildRows, criticalPath, hasChildren, indexLint, indexRaw, search, searchTexts, visibleRows } from './rows'
 import type { RawIndex, TraceRows } from './rows'
 import { Timeline } from './timeline'
 import type { TimeWindow } from './timeline'
 import './trace.css'
 
-interface Loaded { trace: Trace, rows: TraceRows, raw: RawIndex, documents: number, unreadable: number, rejected: number }
+interface Loaded { id: string, trace: Trace, rows: TraceRows, raw: RawIndex, documents: number, unreadable: number, rejected: number }
 
 /** Parses BatchGetTraces documents and lays the trace out. */
-function load (segments: Array<{ Id: string, Document: string }>): Loaded {
+function load (id: string, segments: Array<{ Id: string, Document: string }>): Loaded {
   const docs: unknown[] = []
   let unreadable = 0
   for (const s of segments) {
     try { docs.push(JSON.parse(s.Document)) } catch { unreadable++ }
   }
   const { trace, rejected } = buildTrace(docs)
-  return { trace, rows: buildRows(trace), raw: indexRaw(docs), documents: segments.length, unreadable, rejected: rejected.length }
+  return { id, trace, rows: buildRows(trace), raw: indexRaw(docs), documents: segments.length, unreadable, rejected: rejected.length }
 }
 
 const inField = (t: EventTarget | null): boolean => {
@@ -41,7 +41,9 @@ const inField = (t: EventTarget | null): boolean => {
 
 export function TracePage (props: { id: string, row: string | null }) {
   useTimeSetting()
-  const [data, setData] = useState<Loaded | null>(null)
+  const [loaded, setData] = useState<Loaded | null>(null)
+  // what was loaded for another trace is not shown, not even for the one render before the reset
+  const data = loaded !== null && loaded.id === props.id ? loaded : null
   const [missing, setMissing] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const [lint, setLint] = useState<TraceLint | null>(null)
@@ -55,7 +57,7 @@ export function TracePage (props: { id: string, row: string | null }) {
   const [matchesOnly, setMatchesOnly] = useState(false)
   const [cursor, setCursor] = useState(-1)
   const [tab, setTab] = useState<Tab>('overview')
-  const [viewport, setViewport] = useState<[number, number]>([0, 0])
+  const viewport = useMemo(() => new ViewportStore(), [])
   const searchInput = useRef<HTMLInputElement | null>(null)
   const tree = useRef<HTMLDivElement | null>(null)
 
@@ -71,7 +73,7 @@ export function TracePage (props: { id: string, row: string | null }) {
       if (abort.signal.aborted) return
       if (t === null) { setMissing(true); setData(null); return }
       setMissing(false)
-      setData(load(t.Segments))
+      setData(load(props.id, t.Segments))
       setError(null)
     }, (err: unknown) => { if (!abort.signal.aborted) setError(err instanceof Error ? err.message : String(err)) })
     traceLint(props.id, abort.signal).then(l => { if (!abort.signal.aborted) setLint(l) }, () => { /* findings are optional */ })
@@ -191,7 +193,7 @@ export function TracePage (props: { id: string, row: string | null }) {
     e.preventDefault()
   }
 
-  const onViewport = useCallback((a: number, b: number) => setViewport(v => v[0] === a && v[1] === b ? v : [a, b]), [])
+  const onViewport = useCallback((a: number, b: number) => viewport.set(a, b), [viewport])
 
   if (error !== null && data === null) return <section class="trace-page" aria-label="Trace"><h1>Trace <code>{props.id}</code></h1><p class="error-text" role="alert">{error}</p></section>
   if (missing) {
