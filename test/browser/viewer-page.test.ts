@@ -138,7 +138,7 @@ describe('the viewer page in Chromium', () => {
     await get(app('koa'), '/users/7')
     const fresh = await until('the trace sent while paused, in the viewer', async () => (await summaries(viewer!)).filter(s => !known.has(s.Id)), list => list.length > 0, ARRIVAL_MS)
     const resume = page.locator('button[aria-pressed="true"]')
-    await until('the Resume button counting what arrived', () => resume.textContent(), text => /^Resume \(\d+ new\)$/.test(text ?? ''), UI_MS)
+    await until('the Resume button counting what arrived', () => resume.textContent(), text => /^Resume \(1 updated\)$/.test(text ?? ''), UI_MS)
     expect((await rowIds(page)).length).toBe(before)
     expect(await rowIds(page)).not.toContain(fresh[0].Id)
 

@@ -147,7 +147,7 @@ describe('TraceStore', () => {
     store.ingest(Buffer.from('no header'), T)
     stop()
     store.ingest(traceDatagram(2), T)
-    expect(events.map(e => e.type === 'finding' ? `finding ${e.finding.kind}` : `${e.type} ${e.traceId}`)).toEqual([
+    expect(events.map(e => e.type === 'finding' ? `finding ${e.finding.kind}` : e.type === 'cleared' ? 'cleared' : `${e.type} ${e.traceId}`)).toEqual([
       `trace-added ${traceId(0)}`,
       `trace-updated ${traceId(0)}`,
       `trace-added ${traceId(1)}`,

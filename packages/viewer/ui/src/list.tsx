@@ -40,7 +40,7 @@ export function TraceList (props: { filter: string, range: RangeName }) {
   const [error, setError] = useState<string | null>(null)
   const [loading, setLoading] = useState(true)
   const [paused, setPaused] = useState(false)
-  const [missed, setMissed] = useState(0)
+  const [missed, setMissed] = useState<ReadonlySet<string>>(new Set())
   const [live, setLive] = useState(false)
   const [sort, setSort] = useState<SortKey>('time')
   const [selected, setSelected] = useState(0)
@@ -70,7 +70,13 @@ export function TraceList (props: { filter: string, range: RangeName }) {
     const stop = listen(event => {
       if (event.kind === 'connection') { setLive(event.open); return }
       if (event.kind !== 'trace' && event.kind !== 'cleared') return
-      if (pausedRef.current) { setMissed(n => n + 1); return }
+      if (pausedRef.current) {
+        if (event.kind === 'trace' && event.event.type !== 'cleared' && event.event.type !== 'finding' && event.event.traceId !== '') {
+          const id = event.event.traceId
+          setMissed(m => m.has(id) ? m : new Set([...m, id]))
+        }
+        return
+      }
       timer ??= setTimeout(() => { timer = null; setReload(n => n + 1) }, 300)
     })
     return () => { stop(); if (timer !== null) clearTimeout(timer) }
@@ -96,7 +102,7 @@ export function TraceList (props: { filter: string, range: RangeName }) {
 
   const apply = (filter: string): void => navigate({ view: 'list', filter, range: props.range }, true)
   const togglePause = (): void => {
-    if (paused) { setMissed(0); setReload(n => n + 1) }
+    if (paused) { setMissed(new Set()); setReload(n => n + 1) }
     setPaused(!paused)
   }
   const clear = (): void => {
@@ -118,7 +124,7 @@ export function TraceList (props: { filter: string, range: RangeName }) {
             {RANGES.map(r => <option key={r} value={r}>last {r}</option>)}
           </select>
         </label>
-        <button type="button" onClick={togglePause} aria-pressed={paused}>{paused ? `Resume${missed > 0 ? ` (${missed} new)` : ''}` : 'Pause'}</button>
+        <button type="button" onClick={togglePause} aria-pressed={paused}>{paused ? `Resume${missed.size > 0 ? ` (${missed.size} updated)` : ''}` : 'Pause'}</button>
         <button type="button" onClick={clear}>Clear</button>
         <ExportAllButton ids={sorted.map(r => r.summary.Id)} />
         <span class={`live ${live && !paused ? 'on' : ''}`} role="status">{paused ? 'paused' : live ? 'live' : 'connecting…'}</span>

@@ -152,7 +152,8 @@ export function ServiceMapPage (props: { range: RangeName }) {
 
   const selected = useMemo(() => services?.find(s => keyOf(s) === selectedKey) ?? null, [services, selectedKey])
   const all = services ?? []
-  const onNode = (s: GraphService): void => setSelectedKey(k => k === keyOf(s) ? null : keyOf(s))
+  // as in the X-Ray console: a node opens the traces through it; its details are one choice away
+  const onNode = (s: GraphService): void => navigate({ view: 'list', filter: nodeFilter(s, all, null), range: props.range })
   const onEdge = (from: GraphService, to: GraphService): void => navigate({ view: 'list', filter: edgeFilter(from, to, all), range: props.range })
 
   return (
@@ -178,7 +179,14 @@ export function ServiceMapPage (props: { range: RangeName }) {
       {all.length > 0 && (
         <div class="map-body">
           <div class="map-graph">
-            <p class="muted map-hint">Choose a node for its details and traces; choose an edge for the traces of those calls.</p>
+            <p class="muted map-hint">Choose a node for the traces through it, an edge for the traces of those calls.{' '}
+              <label>Details of{' '}
+                <select value={selectedKey ?? ''} onChange={e => setSelectedKey((e.currentTarget).value === '' ? null : (e.currentTarget).value)}>
+                  <option value="">(none)</option>
+                  {all.map(n => <option key={keyOf(n)} value={keyOf(n)}>{n.Name}{n.Type === undefined ? '' : ` (${n.Type})`}</option>)}
+                </select>
+              </label>
+            </p>
             <GraphView services={all} onNode={onNode} onEdge={onEdge} selected={selected?.ReferenceId ?? null} />
           </div>
           {selected !== null && <Panel node={selected} all={all} range={props.range} onClose={() => setSelectedKey(null)} />}
