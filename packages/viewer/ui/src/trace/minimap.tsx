@@ -7,6 +7,8 @@ import type { TraceRows } from './rows'
 import type { TimeWindow } from './timeline'
 
 const HEIGHT = 64
+/** Pixels per row on the minimap: the whole trace fits, and a short trace is not drawn as fat blocks. */
+const rowStep = (n: number): number => Math.min(6, HEIGHT / Math.max(1, n))
 
 /**
  * The rows in view, passed from the timeline to the minimap without re-rendering the page
@@ -78,13 +80,14 @@ export function Minimap (props: {
     const col = colours(c)
     const n = rows.entities.length
     const span = rows.finish - rows.start
-    const h = Math.max(1, HEIGHT / Math.max(1, n))
+    const step = rowStep(n)
+    const h = Math.max(1, step > 2 ? step - 1 : step)
     for (let i = 0; i < n; i++) {
       const e = rows.entities[i]
       const x = (e.startTime - rows.start) / span * w
       const x2 = ((e.endTime ?? rows.finish) - rows.start) / span * w
       ctx.fillStyle = props.critical?.[i] === 1 ? col.critical : e.fault ? col.fault : e.throttle ? col.throttle : e.error ? col.error : e.inferred ? col.inferred : col.ok
-      ctx.fillRect(x, i / n * HEIGHT, Math.max(1, x2 - x), h)
+      ctx.fillRect(x, i * step, Math.max(1, x2 - x), h)
     }
   }, [rows, width, props.critical])
 
@@ -113,7 +116,7 @@ export function Minimap (props: {
 
   const span = rows.finish - rows.start
   const pct = (t: number): number => (t - rows.start) / span * 100
-  const n = Math.max(1, rows.entities.length)
+  const step = rowStep(rows.entities.length)
   const zoomed = props.window.start > rows.start || props.window.end < rows.finish
   const sel = drag === null ? null : { a: Math.min(drag.from, drag.to), b: Math.max(drag.from, drag.to) }
   return (
@@ -123,7 +126,7 @@ export function Minimap (props: {
         <canvas ref={canvas} class="mm-canvas" style={{ height: `${HEIGHT}px` }} />
         <div class="mm-view" style={{
           left: `${pct(props.window.start)}%`, width: `${pct(props.window.end) - pct(props.window.start)}%`,
-          top: `${firstRow / n * 100}%`, height: `${Math.max(3, (lastRow - firstRow + 1) / n * 100)}%`
+          top: `${firstRow * step}px`, height: `${Math.max(3, (lastRow - firstRow + 1) * step)}px`
         }} />
         {zoomed && <div class="mm-shade" style={{ left: 0, width: `${pct(props.window.start)}%` }} />}
         {zoomed && <div class="mm-shade" style={{ left: `${pct(props.window.end)}%`, right: 0 }} />}

@@ -45,7 +45,7 @@ const byStart = (a: Entity, b: Entity): number => a.startTime - b.startTime || (
  * Orphan subsegments come at the top level. A cycle of callers (hostile input) is broken:
  * each entity appears once.
  */
-export function buildRows (trace: Trace): TraceRows {
+export function buildRows (trace: Trace, now = Date.now() / 1000): TraceRows {
   // subsegment id -> the subsegment (the first, when an id repeats)
   const inner = new Map<string, Entity>()
   for (const s of trace.segments) walkEntities(s, e => { if (e !== s && !inner.has(e.id)) inner.set(e.id, e) })
@@ -115,6 +115,11 @@ export function buildRows (trace: Trace): TraceRows {
   rows.parent = Int32Array.from(parent)
   rows.end = Int32Array.from(end)
   if (!Number.isFinite(rows.start)) { rows.start = 0; rows.finish = 0 }
+  // every top-level row still in progress: the trace is running, so its axis runs to now
+  // (within a day of its start, for clocks that disagree)
+  let running = rows.entities.length > 0
+  for (let i = 0; i < rows.entities.length && running; i = rows.end[i]) if (!rows.entities[i].inProgress) running = false
+  if (running) rows.finish = Math.max(rows.finish, Math.min(now, rows.start + 86400))
   if (rows.finish - rows.start < 1e-6) rows.finish = rows.start + 0.001
   return rows
 }
