@@ -250,7 +250,7 @@ export function TracePage (props: { id: string, row: string | null }) {
           <button type="button" onClick={() => setCollapsed(new Set())}>Expand all</button>
           <button type="button" onClick={() => collapseFrom(0)}>Collapse all</button>
           {Array.from({ length: Math.max(0, levels - 1) }, (_, l) => (
-            <button key={l} type="button" onClick={() => collapseFrom(l + 1)} aria-label={`Show ${l + 1} level${l === 0 ? '' : 's'}`} title={`Show ${l + 1} level${l === 0 ? '' : 's'}`}>{`Level ${l + 1}`}</button>
+            <button key={l} type="button" onClick={() => collapseFrom(l + 1)} title={`Show ${l + 1} level${l === 0 ? '' : 's'}`}>{`Level ${l + 1}`}</button>
           ))}
         </div>
         <button type="button" aria-pressed={critical} onClick={() => setCritical(c => !c)} title="Highlight the chain of rows that decides when the trace ends">Critical path</button>
