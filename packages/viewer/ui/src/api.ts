@@ -19,7 +19,12 @@ export class ApiError extends Error {
 }
 
 async function post<T> (path: string, body: unknown, signal?: AbortSignal): Promise<T> {
-  const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal })
+  return await postText<T>(path, JSON.stringify(body), signal)
+}
+
+/** POSTs JSON text as it is (a file's contents, say) and reads the JSON answer. */
+export async function postText<T> (path: string, body: string, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal })
   return await answer<T>(res)
 }
 

@@ -3,6 +3,7 @@
 // POST /Traces. Results show in one status region (role="status").
 import type { ComponentChildren } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
+import { postText } from './api'
 import './transfer-toast.css'
 
 /** What POST /api/import answers. */
@@ -19,21 +20,9 @@ const BATCH = 5
 /** The largest file /api/import reads (its MAX_IMPORT_BYTES). */
 const MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
-async function send<T> (path: string, body: string): Promise<T> {
-  const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
-  const text = await res.text()
-  let json: unknown = null
-  try { json = JSON.parse(text) } catch { /* reported below */ }
-  if (!res.ok || json === null) {
-    const message = (json as { message?: string } | null)?.message
-    throw new Error(message ?? `${res.status} ${res.statusText}`)
-  }
-  return json as T
-}
-
 /** Sends a file's text (a BatchGetTraces answer or an array of documents) to the store. */
 export function importText (text: string): Promise<ImportResult> {
-  return send<ImportResult>('/api/import', text)
+  return postText<ImportResult>('/api/import', text)
 }
 
 /** The BatchGetTraces answer for some ids, asked five at a time and merged. */
@@ -41,7 +30,7 @@ export async function fetchTraces (ids: string[], progress?: (done: number) => v
   const merged: ExportedTraces = { Traces: [], UnprocessedTraceIds: [] }
   for (let i = 0; i < ids.length; i += BATCH) {
     const batch = ids.slice(i, i + BATCH)
-    const answer = await send<ExportedTraces>('/Traces', JSON.stringify({ TraceIds: batch }))
+    const answer = await postText<ExportedTraces>('/Traces', JSON.stringify({ TraceIds: batch }))
     merged.Traces.push(...answer.Traces)
     merged.UnprocessedTraceIds!.push(...(answer.UnprocessedTraceIds ?? []))
     progress?.(Math.min(ids.length, i + BATCH))
@@ -207,7 +196,7 @@ export function ExportTraceButton (props: { id: string }) {
   const run = async (): Promise<void> => {
     setBusy(true)
     try {
-      const answer = await send<ExportedTraces>('/Traces', JSON.stringify({ TraceIds: [props.id] }))
+      const answer = await postText<ExportedTraces>('/Traces', JSON.stringify({ TraceIds: [props.id] }))
       if (answer.Traces.length === 0) say(`Not exported: the viewer no longer holds trace ${props.id}`, 'error')
       else download(fileNameOf(props.id), answer)
     } catch (err) {
