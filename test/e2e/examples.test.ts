@@ -276,7 +276,7 @@ describe('examples/demo', () => {
     expect(out.match(/^trace 1-[0-9a-f]{8}-[0-9a-f]{24} {2}continues parent [0-9a-f]{16}$/gm)).toHaveLength(3)
     expect(out).not.toMatch(/\/health → /)
     // the viewer stood in for the daemon, and its read API has every trace with no finding
-    expect(out).toMatch(/Its read API: http:\/\/127\.0\.0\.1:\d+ /)
+    expect(out).toMatch(/Its page: http:\/\/127\.0\.0\.1:\d+\/ {2}and its read API: http:\/\/127\.0\.0\.1:\d+ /)
     expect(out).toMatch(/The viewer's read API lists all \d+ traces, with no lint finding\./)
     expect(out).toContain('✓ All good')
   }, 60000)

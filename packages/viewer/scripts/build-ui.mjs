@@ -3,13 +3,15 @@
 // server), the stylesheet, and index.html. Fails when the script is over its budget.
 //   node packages/viewer/scripts/build-ui.mjs
 import { build } from 'esbuild'
-import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const out = join(root, 'dist', 'ui')
+const final = join(root, 'dist', 'ui')
+// built beside the page in place, which a failed build leaves as it was
+const out = join(root, 'dist', 'ui.next')
 const BUDGET_GZIP_BYTES = 150 * 1024
 
 rmSync(out, { recursive: true, force: true })
@@ -33,4 +35,6 @@ if (gz > BUDGET_GZIP_BYTES) {
   console.error(`the page's script is ${gz} bytes gzipped, over its budget of ${BUDGET_GZIP_BYTES}`)
   process.exit(1)
 }
+rmSync(final, { recursive: true, force: true })
+renameSync(out, final)
 if (process.argv.includes('--size')) console.log(`dist/ui/app.js: ${js.length} bytes, ${gz} gzipped`)
