@@ -62,6 +62,7 @@ async function runSegment (recorder: Recorder, spec: SegmentProgram, violations:
       violations.guard('close', () => segment.close())
       break
   }
+  trace.segmentEnded = true
   // detached work may start more of it
   while (env.detached.length > 0) await env.detached.shift()
   return trace

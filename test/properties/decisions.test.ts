@@ -147,6 +147,27 @@ describe('subsegments left open', () => {
     expect(emitter.documents[0].subsegments[0].in_progress).toBe(true)
   })
 
+  // the shrunk counterexample of seed 2058344874: a capture still running when its segment
+  // ended, a subsegment inside it never ended and annotated after that, the capture then
+  // closing complete
+  test('what is put on one never ended after its in-progress copy went out is not sent again', () => {
+    const { rec, emitter } = recorder()
+    const seg = rec.beginSegment('seg')
+    const parent = rec.beginSubsegment('capture')
+    const forgotten = rec.beginSubsegment('forgotten')
+    forgotten.putAnnotation('before', 1)
+    seg.close()
+    forgotten.putAnnotation('after', 2)
+    parent.close()
+    expect(emitter.documents).toHaveLength(2)
+    // in progress once, in the segment, as it was then; the parent again, complete, without it
+    expect(emitter.documents[0].subsegments[0].subsegments[0]).toMatchObject({ id: forgotten.id, in_progress: true, annotations: { before: 1 } })
+    expect(emitter.documents[0].subsegments[0].subsegments[0].annotations.after).toBeUndefined()
+    expect(emitter.documents[1]).toMatchObject({ id: parent.id, type: 'subsegment' })
+    expect(emitter.documents[1].subsegments).toBeUndefined()
+    valid(emitter.documents)
+  })
+
   test('endSubsegment with nothing open and a second close are ignored', () => {
     const { rec, emitter } = recorder()
     const seg = rec.beginSegment('seg')

@@ -144,6 +144,13 @@ export interface ModelEntity {
   user: ExpectedAnnotation | null
   /** Anonymous children: outgoing calls, matched by name and namespace. */
   calls: number
+  /**
+   * Annotation keys (`a:<key>`) and metadata entries (`m:<namespace>.<key>`) put after the
+   * segment ended. A subsegment never ended goes out once, in progress, at the latest
+   * when its segment or its parent closes (docs/hostile-values.md), so what is put on it
+   * later need not arrive.
+   */
+  late: Set<string>
 }
 
 export interface ModelTrace {
@@ -154,15 +161,17 @@ export interface ModelTrace {
   entities: ModelEntity[]
   /** Headers the downstream target saw for this trace's calls. */
   callHeaders: string[]
+  /** The program ended (or closed) the segment. */
+  segmentEnded: boolean
 }
 
 export function newTrace (segment: { id: string, traceId: string }, name: string | null, sampled: boolean): ModelTrace {
-  const entity: ModelEntity = { id: segment.id, traceId: segment.traceId, parent: null, kind: 'segment', name, ended: true, annotations: new Map(), metadata: new Map(), error: false, user: null, calls: 0 }
-  return { segment: entity, sampled, annotationCount: 0, entities: [entity], callHeaders: [] }
+  const entity: ModelEntity = { id: segment.id, traceId: segment.traceId, parent: null, kind: 'segment', name, ended: true, annotations: new Map(), metadata: new Map(), error: false, user: null, calls: 0, late: new Set() }
+  return { segment: entity, sampled, annotationCount: 0, entities: [entity], callHeaders: [], segmentEnded: false }
 }
 
 function child (trace: ModelTrace, parent: ModelEntity, sub: Subsegment, name: NameSpec): ModelEntity {
-  const e: ModelEntity = { id: sub.id, traceId: trace.segment.traceId, parent, kind: 'subsegment', name: expectedName(name), ended: false, annotations: new Map(), metadata: new Map(), error: false, user: null, calls: 0 }
+  const e: ModelEntity = { id: sub.id, traceId: trace.segment.traceId, parent, kind: 'subsegment', name: expectedName(name), ended: false, annotations: new Map(), metadata: new Map(), error: false, user: null, calls: 0, late: new Set() }
   if (trace.sampled) trace.entities.push(e)
   return e
 }
@@ -176,9 +185,10 @@ function annotate (trace: ModelTrace, target: ModelEntity, key: unknown, value: 
     trace.annotationCount++
   }
   target.annotations.set(k, v)
+  if (trace.segmentEnded) target.late.add(`a:${k}`)
 }
 
-function metadata (target: ModelEntity, key: unknown, spec: MetadataSpec, namespace: unknown): void {
+function metadata (trace: ModelTrace, target: ModelEntity, key: unknown, spec: MetadataSpec, namespace: unknown): void {
   const ns = namespace === undefined ? 'default' : namespace
   if (typeof ns !== 'string' || ns === '' || ns.startsWith('AWS.')) return
   const k = stringForm(key)
@@ -186,6 +196,7 @@ function metadata (target: ModelEntity, key: unknown, spec: MetadataSpec, namesp
   let entries = target.metadata.get(ns)
   if (entries === undefined) target.metadata.set(ns, entries = new Map())
   entries.set(k, expectedMetadata(spec))
+  if (trace.segmentEnded) target.late.add(`m:${ns}.${k}`)
 }
 
 // -- running ----------------------------------------------------------------------------
@@ -399,12 +410,12 @@ function runLeaf (env: RunEnv, o: Op, current: ModelEntity, entity: Entity): voi
       const target = o.on === 'segment' ? env.trace.segment : current
       if (o.on === 'segment') v.guard('putMetadata', () => env.verbs.segmentMetadata(key, buildMetadata(o.value), ns))
       else v.guard('putMetadata', () => entity.putMetadata(key as string, buildMetadata(o.value), ns as string))
-      if (traced) metadata(target, key, o.value, ns)
+      if (traced) metadata(env.trace, target, key, o.value, ns)
       break
     }
     case 'blob':
       v.guard('putMetadata', () => entity.putMetadata(`blob${o.kb}`, 'b'.repeat(o.kb * 1000)))
-      if (traced) metadata(current, `blob${o.kb}`, { json: 'b'.repeat(o.kb * 1000) }, undefined)
+      if (traced) metadata(env.trace, current, `blob${o.kb}`, { json: 'b'.repeat(o.kb * 1000) }, undefined)
       break
     case 'error':
       v.guard('addError', () => entity.addError(buildError(o.err)))
