@@ -362,7 +362,7 @@ describe('the viewer page in Chromium', () => {
       await page.close()
     }, 30000)
 
-    it(`opens a trace of ${BIG_SUBSEGMENTS.toLocaleString('en')} subsegments within 3 s, with a bounded number of rows in the DOM`, async () => {
+    it(`opens a trace of ${BIG_SUBSEGMENTS.toLocaleString('en')} subsegments within 3 s, with a bounded number of rows in the DOM, and zooms it without a mouse`, async () => {
       // one segment and 25 independent subsegments of 400 subsegments each (itself and 399 nested), each datagram under 64 kB
       const traceId = newTraceId()
       const now = Date.now() / 1000
@@ -392,6 +392,17 @@ describe('the viewer page in Chromium', () => {
       expect({ took, under: took < 3000 }).toEqual({ took, under: true })
       expect(inDom).toBeLessThan(500)
       expect(inDom).toBeGreaterThan(0)
+
+      // zoom without a mouse: the minimap's buttons halve, move and reset the window
+      const label = page.locator('.mm-label')
+      expect(await label.textContent()).toBe('Drag on the minimap to zoom')
+      await page.getByRole('button', { name: 'Zoom in', exact: true }).click()
+      await until('the window halved', () => label.textContent(), text => /^Zoomed: /.test(text ?? ''), UI_MS)
+      const zoomedIn = await label.textContent()
+      await page.getByRole('button', { name: 'Earlier', exact: true }).click()
+      await until('the window moved earlier', () => label.textContent(), text => text !== zoomedIn, UI_MS)
+      await page.getByRole('button', { name: 'Reset zoom', exact: true }).click()
+      await until('the whole trace again', () => label.textContent(), text => text === 'Drag on the minimap to zoom', UI_MS)
       await page.close()
     }, 60000)
   })

@@ -118,11 +118,26 @@ export function Minimap (props: {
   const pct = (t: number): number => (t - rows.start) / span * 100
   const step = rowStep(rows.entities.length)
   const zoomed = props.window.start > rows.start || props.window.end < rows.finish
+  // the keyboard's way to zoom: the window halved or doubled around its middle, or moved by half its width
+  const setWindow = (start: number, end: number): void => {
+    const width = Math.min(span, end - start)
+    const a = Math.min(Math.max(rows.start, start), rows.finish - width)
+    props.onWindow(width >= span ? null : { start: a, end: a + width })
+  }
+  const scale = (f: number): void => {
+    const mid = (props.window.start + props.window.end) / 2
+    const half = (props.window.end - props.window.start) * f / 2
+    setWindow(mid - half, mid + half)
+  }
+  const pan = (f: number): void => {
+    const d = (props.window.end - props.window.start) * f
+    setWindow(props.window.start + d, props.window.end + d)
+  }
   const sel = drag === null ? null : { a: Math.min(drag.from, drag.to), b: Math.max(drag.from, drag.to) }
   return (
     <div class="minimap">
       <div ref={box} class="mm-box" onPointerDown={onDown} onPointerMove={onMove} onPointerUp={onUp}
-        role="img" aria-label={`Minimap of the whole trace; the window shown is ${formatDuration(props.window.start - rows.start)} to ${formatDuration(props.window.end - rows.start)}. Drag across it to zoom the timeline.`}>
+        role="img" aria-label={`Minimap of the whole trace; the window shown is ${formatDuration(props.window.start - rows.start)} to ${formatDuration(props.window.end - rows.start)}. Drag across it, or use the buttons below, to zoom the timeline.`}>
         <canvas ref={canvas} class="mm-canvas" style={{ height: `${HEIGHT}px` }} />
         <div class="mm-view" style={{
           left: `${pct(props.window.start)}%`, width: `${pct(props.window.end) - pct(props.window.start)}%`,
@@ -134,6 +149,10 @@ export function Minimap (props: {
       </div>
       <div class="mm-tools">
         <span class="mm-label">{zoomed ? `Zoomed: ${formatDuration(props.window.start - rows.start)} – ${formatDuration(props.window.end - rows.start)}` : 'Drag on the minimap to zoom'}</span>
+        <button type="button" onClick={() => scale(0.5)} disabled={props.window.end - props.window.start <= span / 1e6}>Zoom in</button>
+        <button type="button" onClick={() => scale(2)} disabled={!zoomed}>Zoom out</button>
+        <button type="button" onClick={() => pan(-0.5)} disabled={props.window.start <= rows.start}>Earlier</button>
+        <button type="button" onClick={() => pan(0.5)} disabled={props.window.end >= rows.finish}>Later</button>
         <button type="button" onClick={() => props.onWindow(null)} disabled={!zoomed}>Reset zoom</button>
       </div>
     </div>
