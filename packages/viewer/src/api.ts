@@ -53,6 +53,8 @@ export interface TraceSource {
   list (): ReadonlyArray<{
     /** The trace id. */
     readonly id: string
+    /** How many documents it holds, when the source knows without copying them. */
+    readonly documentCount?: number
   }>
   /** One kept trace, or undefined. */
   get (id: string): SourceTrace | undefined
@@ -211,6 +213,7 @@ export function getTraceSummaries (source: TraceSource, request: unknown): Trace
 /** A trace {@link scan} matched. */
 interface Matched {
   id: string
+  documentCount: number | undefined
   trace: Trace
   lastReceivedAt: number
   startTime: number
@@ -234,14 +237,14 @@ function scan (source: TraceSource, req: Record<string, unknown>): { start: numb
   }
   const matched: Matched[] = []
   let processed = 0
-  for (const { id } of source.list()) {
+  for (const { id, documentCount } of source.list()) {
     const kept = source.peek(id)
     if (kept === undefined) continue
     const when = rangeType === 'TraceId' ? traceIdTime(id) : rangeType === 'Event' ? kept.lastReceivedAt / 1000 : lastSegmentEnd(kept.trace)
     if (!(when >= start && when <= end)) continue
     processed++
     if (filter !== null && !evaluateFilter(filter, kept.trace)) continue
-    matched.push({ id, trace: kept.trace, lastReceivedAt: kept.lastReceivedAt, startTime: startOf(kept.trace) })
+    matched.push({ id, documentCount, trace: kept.trace, lastReceivedAt: kept.lastReceivedAt, startTime: startOf(kept.trace) })
   }
   matched.sort((a, b) => b.startTime - a.startTime || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   return { start, end, matched, processed }
@@ -305,8 +308,9 @@ export function listTraces (source: TraceSource, request: unknown): TraceListRes
       if (row === undefined) segments.set(s.name, { name: s.name, count: 1, inferred: s.inferred })
       else { row.count++; row.inferred &&= s.inferred }
     }
-    const kept = source.get(m.id)
-    return { summary: summarize(m.trace), segments: [...segments.values()], documents: kept?.documents.length ?? 0, lastReceivedAt: m.lastReceivedAt }
+    // the store counts them; another source is asked for the documents
+    const documents = m.documentCount ?? source.get(m.id)?.documents.length ?? 0
+    return { summary: summarize(m.trace), segments: [...segments.values()], documents, lastReceivedAt: m.lastReceivedAt }
   })
   return { rows, matched: matched.length, processed }
 }
