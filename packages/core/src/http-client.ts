@@ -7,6 +7,7 @@ import type { Recorder } from './recorder'
 import { noopSubsegment, openAncestor, xrayRecorder } from './recorder'
 import { Subsegment } from './subsegment'
 import { truncateChars } from './text'
+import { keepUnsampledTraces } from './unsampled'
 
 type RequestFn = typeof http.request
 // http.request and its wrappers, called with the arguments they were given, whatever the overload
@@ -39,6 +40,7 @@ const fetchCalls = new WeakMap<object, Subsegment>()
  */
 export function captureHTTPClients (recorder: Recorder = xrayRecorder): void {
   active = recorder
+  keepUnsampledTraces()
   if (httpOriginals !== null) return
   httpOriginals = { request: httpModule.request, get: httpModule.get, httpsRequest: httpsModule.request, httpsGet: httpsModule.get }
   const { request, httpsRequest } = httpOriginals
@@ -74,11 +76,6 @@ function fetchChannels (): Array<[string, (message: unknown) => void]> {
     ['undici:request:trailers', onFetchDone],
     ['undici:request:error', onFetchError]
   ]
-}
-
-/** @internal Whether outgoing calls are being captured (unsampled requests then keep their trace id in context). */
-export function capturingHTTPClients (): boolean {
-  return active !== null
 }
 
 // The current entity of a real trace, sampled or not; the shared no-op segment is none.

@@ -6,7 +6,7 @@ import type { Recorder } from './recorder'
 import { noopSubsegment, xrayRecorder } from './recorder'
 import type { XrayRequestContext } from './request-context'
 import { NOOP_REQUEST_CONTEXT, RequestContext, UnsampledRequestContext } from './request-context'
-import { capturingHTTPClients } from './http-client'
+import { keepsUnsampledTraces } from './unsampled'
 import { Segment } from './segment'
 import { sanitizeName } from './entity'
 import { truncateChars } from './text'
@@ -230,7 +230,7 @@ export class RequestTracer {
       answerTraceHeader(res, `Root=${root};Sampled=${sampled ? '1' : '0'}`)
     }
     if (!sampled) {
-      if (!capturingHTTPClients()) return NOOP_REQUEST_CONTEXT
+      if (!keepsUnsampledTraces()) return NOOP_REQUEST_CONTEXT
       const trace = new Segment(name, this.recorder, root, header === null ? null : header.parent, false)
       if (header !== null && header.extra.length > 0) trace.incomingExtra = header.extra
       return new UnsampledRequestContext(trace)
