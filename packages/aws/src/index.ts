@@ -1,8 +1,11 @@
 export { captureAWSClient } from './sdk'
 export type {
   AwsBuildArgs, AwsBuildHandler, AwsBuildMiddleware, AwsBuildMiddlewareOptions, AwsBuildOutput, AwsClientLike,
-  AwsHandlerContext, AwsMiddlewareStackLike, CaptureAWSClientOptions
+  AwsHandlerContext, AwsInitializeArgs, AwsInitializeHandler, AwsInitializeMiddleware, AwsInitializeMiddlewareOptions,
+  AwsMiddlewareStackLike, CaptureAWSClientOptions
 } from './sdk'
+export { captureSQSHandler } from './sqs'
+export type { CaptureSQSHandlerOptions } from './sqs'
 export { captureLambdaHandler, enableLambda, LambdaContext, LambdaFacadeSegment } from './lambda'
 export type { CaptureLambdaHandlerOptions } from './lambda'
 export { applyOriginPlugins } from './plugins'

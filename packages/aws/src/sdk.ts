@@ -1,4 +1,5 @@
 import { ErrorCodes, Recorder, Subsegment, XrayOptionsError, xrayRecorder } from '@xraykit/core'
+import type { Entity } from '@xraykit/core'
 import { requestFields, responseFields } from './services'
 
 /** The arguments of a build-step handler of an AWS SDK v3 client (structural: no SDK types needed). */
@@ -31,6 +32,18 @@ export type AwsBuildHandler = (args: AwsBuildArgs) => Promise<AwsBuildOutput>
 /** A build-step middleware, as `client.middlewareStack.add` takes it. */
 export type AwsBuildMiddleware = (next: AwsBuildHandler, context: AwsHandlerContext) => AwsBuildHandler
 
+/** The arguments of an initialize-step handler: the command's input, before it is serialised. */
+export interface AwsInitializeArgs {
+  /** The command's input, such as `{ QueueUrl, MessageBody }`; a handler may pass on a changed copy. */
+  input: object
+}
+
+/** An initialize-step handler. */
+export type AwsInitializeHandler = (args: AwsInitializeArgs) => Promise<AwsBuildOutput>
+
+/** An initialize-step middleware, as `client.middlewareStack.add` takes it. */
+export type AwsInitializeMiddleware = (next: AwsInitializeHandler, context: AwsHandlerContext) => AwsInitializeHandler
+
 /** Where the middleware goes in the stack. */
 export interface AwsBuildMiddlewareOptions {
   /** The stack step: `build`, which runs once per call, around every retry. */
@@ -43,10 +56,24 @@ export interface AwsBuildMiddlewareOptions {
   tags?: string[]
 }
 
+/** Where an initialize-step middleware goes in the stack. */
+export interface AwsInitializeMiddlewareOptions {
+  /** The stack step: `initialize`, which runs once per call, before the input is serialised. */
+  step: 'initialize'
+  /** The middleware's name in the stack, used to replace or remove it. */
+  name: string
+  /** Where in the step the middleware runs. */
+  priority?: 'high' | 'normal' | 'low'
+  /** Tags of the middleware in the stack. */
+  tags?: string[]
+}
+
 /** The part of an AWS SDK v3 middleware stack this package uses. */
 export interface AwsMiddlewareStackLike {
-  /** Adds a middleware to the stack. */
+  /** Adds a build-step middleware to the stack. */
   add (middleware: AwsBuildMiddleware, options: AwsBuildMiddlewareOptions): void
+  /** Adds an initialize-step middleware to the stack. */
+  add (middleware: AwsInitializeMiddleware, options: AwsInitializeMiddlewareOptions): void
   /** Removes the middleware of that name; says whether there was one. */
   remove (toRemove: string): boolean
 }
@@ -66,6 +93,7 @@ export interface CaptureAWSClientOptions {
 }
 
 const MIDDLEWARE_NAME = 'xraykitCaptureAWSClient'
+const SQS_MIDDLEWARE_NAME = 'xraykitSQSTraceHeader'
 const KNOWN_OPTIONS = new Set(['recorder'])
 
 // Error names the AWS SDKs use for throttling (the v3 retry strategy's list, plus SlowDown
@@ -94,6 +122,11 @@ function describe (v: unknown): string {
  * request carries `X-Amzn-Trace-Id` (SigV4 leaves that header unsigned). Calling it again
  * on the same client changes nothing but the recorder. Returns the client.
  *
+ * On an SQS client, `SendMessage` and every entry of `SendMessageBatch` also carry the
+ * `AWSTraceHeader` message system attribute with the same value (unless the caller set one),
+ * so a consumer can continue the trace: see {@link captureSQSHandler}. The caller's input
+ * object is not changed; the SDK is given a copy.
+ *
  * @example
  * ```ts
  * import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb'
@@ -118,15 +151,105 @@ export function captureAWSClient<T extends AwsClientLike> (client: T, options: C
   if (!(recorder instanceof Recorder)) throw new XrayOptionsError(ErrorCodes.OPT_RECORDER, `captureAWSClient: recorder must be a Recorder, got ${describe(recorder)}`)
   // remove-then-add keeps one middleware however often the client is captured
   stack.remove(MIDDLEWARE_NAME)
+  stack.remove(SQS_MIDDLEWARE_NAME)
   // The build step runs once per call, around the retry strategy (finalizeRequest), so one
   // subsegment covers every attempt; the header set here is on the request when it is signed.
-  stack.add(awsTracingMiddleware(client.config, recorder), { step: 'build', name: MIDDLEWARE_NAME, priority: 'low', tags: ['XRAY'] })
+  const opened = new WeakMap<object, Subsegment>()
+  stack.add(awsTracingMiddleware(client.config, recorder, opened), { step: 'build', name: MIDDLEWARE_NAME, priority: 'low', tags: ['XRAY'] })
+  if ((client.config as { serviceId?: unknown }).serviceId === 'SQS') {
+    // The message attribute is part of the serialised body, so it must be in the input
+    // before the serialize step: too late for the build step, where the HTTP header is set.
+    stack.add(sqsTraceHeaderMiddleware(recorder, opened), { step: 'initialize', name: SQS_MIDDLEWARE_NAME, priority: 'low', tags: ['XRAY'] })
+  }
   return client
+}
+
+/** The `AWSTraceHeader` message system attribute, as SendMessage takes it. */
+interface SystemAttribute { DataType: 'String', StringValue: string }
+type MessageInput = Record<string, unknown> & { MessageSystemAttributes?: Record<string, unknown> }
+
+function hasTraceAttribute (message: MessageInput): boolean {
+  const attributes = message.MessageSystemAttributes
+  return attributes !== null && typeof attributes === 'object' && attributes.AWSTraceHeader !== undefined && attributes.AWSTraceHeader !== null
+}
+
+function withTraceAttribute (message: MessageInput, attribute: SystemAttribute): MessageInput {
+  if (hasTraceAttribute(message)) return message
+  const attributes = message.MessageSystemAttributes
+  return { ...message, MessageSystemAttributes: { ...(attributes !== null && typeof attributes === 'object' ? attributes : {}), AWSTraceHeader: attribute } }
+}
+
+// The current entity a call made now belongs under, without applying contextMissing: the
+// build step does that once for the call. A closed subsegment left current gives its
+// nearest open ancestor, as entityForCall does.
+function openEntity (recorder: Recorder): Entity | undefined {
+  let e = recorder.getEntity()
+  while (e instanceof Subsegment && e.isClosed) e = e.parent
+  return e
+}
+
+/**
+ * SendMessage and SendMessageBatch: adds `AWSTraceHeader` to a copy of the input. When the
+ * trace is sampled the call's subsegment is opened here, so its id can be the attribute's
+ * `Parent`; the build step below finds it by the copied input (one object per call, even
+ * when the SDK caches its handlers and shares one handler context across calls) and records
+ * the call on it, retries included. Should the call fail before the build step (a
+ * serialisation or endpoint error), the subsegment is recorded and closed here.
+ */
+function sqsTraceHeaderMiddleware (recorder: Recorder, opened: WeakMap<object, Subsegment>): AwsInitializeMiddleware {
+  return function xraykitSqsMiddleware (next, context) {
+    return async function xraykitSqsCall (args) {
+      const command = context.commandName
+      if (command !== 'SendMessageCommand' && command !== 'SendMessageBatchCommand') return await next(args)
+      let sub: Subsegment | null = null
+      let input: object = args.input
+      try {
+        const parent = openEntity(recorder)
+        const original = args.input as MessageInput | null
+        if (parent !== undefined && original !== null && typeof original === 'object') {
+          const batch = command === 'SendMessageBatchCommand'
+          const entries = batch ? original.Entries : undefined
+          const needed = batch ? Array.isArray(entries) && entries.some(e => e !== null && typeof e === 'object' && !hasTraceAttribute(e as MessageInput)) : !hasTraceAttribute(original)
+          if (needed) {
+            if (parent.segment.sampled) {
+              sub = new Subsegment('SQS', parent)
+              sub.namespace = 'aws'
+            }
+            const attribute: SystemAttribute = { DataType: 'String', StringValue: (sub ?? parent.segment).downstreamTraceHeader() }
+            input = batch
+              ? { ...original, Entries: (entries as unknown[]).map(e => e !== null && typeof e === 'object' ? withTraceAttribute(e as MessageInput, attribute) : e) }
+              : withTraceAttribute(original, attribute)
+            if (sub !== null) opened.set(input, sub)
+          }
+        }
+      } catch (err) {
+        recorder.once.error('aws-sqs-attribute-threw', { err }, 'adding AWSTraceHeader to an SQS message failed; the message went without it. Later occurrences are not logged')
+        if (sub !== null) { try { sub.close() } catch { /* never fail the call */ } }
+        sub = null
+        input = args.input
+      }
+      // unsampled: the attribute carries Sampled=0, and the build step records nothing
+      if (sub === null) return await next(input === args.input ? args : { ...args, input })
+      try {
+        return await next({ ...args, input })
+      } catch (err) {
+        if (!sub.isClosed) {
+          try { sub.setAws({ operation: command.replace(/Command$/, '') }); sub.addError(err, true) } catch { /* never fail the call */ }
+          try { sub.close() } catch { /* never fail the call */ }
+        }
+        throw err
+      } finally {
+        opened.delete(input)
+        // the build step always closes it; this only guards against a stack that skipped it
+        if (!sub.isClosed) { try { sub.close() } catch { /* never fail the call */ } }
+      }
+    }
+  }
 }
 
 // Even a recorder whose options cannot be resolved (a malformed AWS_XRAY_DAEMON_ADDRESS, say)
 // must not fail the call through its logger.
-function awsTracingMiddleware (config: object, recorder: Recorder): AwsBuildMiddleware {
+function awsTracingMiddleware (config: object, recorder: Recorder, opened: WeakMap<object, Subsegment>): AwsBuildMiddleware {
   const region = regionResolver(config)
   const serviceIdOf = (context: AwsHandlerContext): string => {
     const id = (config as { serviceId?: unknown }).serviceId
@@ -135,6 +258,13 @@ function awsTracingMiddleware (config: object, recorder: Recorder): AwsBuildMidd
   }
   return function xraykitAwsMiddleware (next, context) {
     return async function xraykitAwsCall (args) {
+      const own = opened.get(args.input)
+      if (own !== undefined) {
+        // opened by the SQS middleware, whose message attribute names it as Parent
+        opened.delete(args.input)
+        setTraceHeader(args.request, own.downstreamTraceHeader())
+        return await call(own, 'SQS', args, next, context)
+      }
       const parent = recorder.entityForCall('captureAWSClient')
       if (parent === undefined) return await next(args)
       let sub: Subsegment | null = null
@@ -153,16 +283,20 @@ function awsTracingMiddleware (config: object, recorder: Recorder): AwsBuildMidd
         recorder.once.error('aws-begin-threw', { err }, 'recording an AWS SDK call failed; the call went on untraced. Later occurrences are not logged')
       }
       if (sub === null) return await next(args)
-      let result: AwsBuildOutput
-      try {
-        result = await next(args)
-      } catch (err) {
-        await finish(sub, service, context, args, undefined, err, region)
-        throw err
-      }
-      await finish(sub, service, context, args, result, undefined, region)
-      return result
+      return await call(sub, service, args, next, context)
     }
+  }
+
+  async function call (sub: Subsegment, service: string, args: AwsBuildArgs, next: AwsBuildHandler, context: AwsHandlerContext): Promise<AwsBuildOutput> {
+    let result: AwsBuildOutput
+    try {
+      result = await next(args)
+    } catch (err) {
+      await finish(sub, service, context, args, undefined, err, region)
+      throw err
+    }
+    await finish(sub, service, context, args, result, undefined, region)
+    return result
   }
 
   async function finish (sub: Subsegment, service: string, context: AwsHandlerContext, args: AwsBuildArgs,
