@@ -40,6 +40,7 @@ export function modulePaths (root: string): Record<string, string[]> {
     'pg-cursor': [at('packages/sql/node_modules/@types/pg-cursor'), at('packages/sql/node_modules/pg-cursor')],
     'pg-query-stream': [at('packages/sql/node_modules/pg-query-stream')],
     mysql2: [at('packages/sql/node_modules/mysql2')],
+    'sqs-consumer': [at('packages/aws/node_modules/sqs-consumer')],
     'mysql2/promise': [at('packages/sql/node_modules/mysql2/promise.d.ts')],
     '@aws-sdk/client-dynamodb': [at('packages/aws/node_modules/@aws-sdk/client-dynamodb')],
     '@aws-sdk/client-s3': [at('packages/aws/node_modules/@aws-sdk/client-s3')],

@@ -262,7 +262,7 @@ function awsTracingMiddleware (config: object, recorder: Recorder, opened: WeakM
       if (own !== undefined) {
         // opened by the SQS middleware, whose message attribute names it as Parent
         opened.delete(args.input)
-        setTraceHeader(args.request, own.downstreamTraceHeader())
+        setTraceHeaders(args.request, own)
         return await call(own, 'SQS', args, next, context)
       }
       const parent = recorder.entityForCall('captureAWSClient')
@@ -272,12 +272,12 @@ function awsTracingMiddleware (config: object, recorder: Recorder, opened: WeakM
       try {
         const segment = parent.segment
         if (!segment.sampled) {
-          setTraceHeader(args.request, segment.downstreamTraceHeader())
+          setTraceHeaders(args.request, segment)
         } else {
           service = serviceIdOf(context)
           sub = new Subsegment(service, parent)
           sub.namespace = 'aws'
-          setTraceHeader(args.request, sub.downstreamTraceHeader())
+          setTraceHeaders(args.request, sub)
         }
       } catch (err) {
         recorder.once.error('aws-begin-threw', { err }, 'recording an AWS SDK call failed; the call went on untraced. Later occurrences are not logged')
@@ -368,10 +368,19 @@ function regionResolver (config: object): () => Promise<string | null> {
   }
 }
 
-function setTraceHeader (request: unknown, value: string): void {
+// AWS services read only X-Amzn-Trace-Id, so it is sent whatever `propagation` says;
+// traceparent and tracestate go with it when W3C propagation is on. The headers are set
+// before the request is signed (the build step runs before finalizeRequest).
+function setTraceHeaders (request: unknown, from: Entity): void {
   const headers = (request as { headers?: unknown } | null)?.headers
   if (headers === null || typeof headers !== 'object') return
   const h = headers as Record<string, string>
-  for (const key of Object.keys(h)) if (key.toLowerCase() === 'x-amzn-trace-id') delete h[key]
-  h['X-Amzn-Trace-Id'] = value
+  const out = from.downstreamHeaders()
+  for (const key of Object.keys(h)) {
+    const lower = key.toLowerCase()
+    if (lower === 'x-amzn-trace-id' || ((lower === 'traceparent' || lower === 'tracestate') && out.traceparent !== undefined)) delete h[key]
+  }
+  h['X-Amzn-Trace-Id'] = out['X-Amzn-Trace-Id'] ?? from.downstreamTraceHeader()
+  if (out.traceparent !== undefined) h.traceparent = out.traceparent
+  if (out.tracestate !== undefined) h.tracestate = out.tracestate
 }

@@ -31,12 +31,6 @@ function attribute (message: unknown, name: string): unknown {
   return attributes !== null && typeof attributes === 'object' ? (attributes as Record<string, unknown>)[name] : undefined
 }
 
-// The recorder's `service` option has no public getter; read it where the recorder keeps it.
-function serviceOf (recorder: Recorder): string | null {
-  const service = (recorder as unknown as { options?: { service?: unknown } }).options?.service
-  return typeof service === 'string' && service !== '' ? service : null
-}
-
 function openSegment (recorder: Recorder, name: string | undefined, message: unknown): Segment | null {
   let header: string | undefined
   let messageId: string | undefined
@@ -54,7 +48,7 @@ function openSegment (recorder: Recorder, name: string | undefined, message: unk
   let segment: Segment
   try {
     // A malformed header parses to an empty one: a new trace, sampled by the sampler.
-    segment = recorder.beginSegment(name ?? serviceOf(recorder) ?? DEFAULT_NAME, header)
+    segment = recorder.beginSegment(name ?? recorder.service ?? DEFAULT_NAME, header)
   } catch (err) {
     recorder.once.error('sqs-begin-threw', { err }, 'opening the segment of an SQS message failed; the message was handled untraced. Later occurrences are not logged')
     return null

@@ -5,6 +5,7 @@ import { asciiJson } from './serialize'
 import { NAME_CLASS } from './name-chars'
 import { safeString, truncateChars } from './text'
 import { TraceHeader } from './trace-header'
+import { w3cTraceId } from './trace-context'
 import type { Segment } from './segment'
 import type { Subsegment } from './subsegment'
 
@@ -180,6 +181,16 @@ function walk (value: unknown, seen: Set<object>, depth: number): string {
   }
 }
 
+/** The trace headers of a downstream call; see {@link Entity.downstreamHeaders}. */
+export interface DownstreamHeaders {
+  /** `Root=…;Parent=…;Sampled=…` and fields such as `Lineage`. */
+  'X-Amzn-Trace-Id'?: string
+  /** `00-<trace id>-<parent id>-<flags>`. */
+  traceparent?: string
+  /** The W3C `tracestate` that arrived with the trace, passed on unchanged. */
+  tracestate?: string
+}
+
 /**
  * What segments and subsegments share: name, id, times, flags, errors, annotations,
  * metadata, `http` and children. Fields are set in the constructor and never deleted, so
@@ -343,6 +354,44 @@ export abstract class Entity {
     return segment.sampled
       ? new TraceHeader(segment.traceId, this.id, '1', segment.incomingExtra).toString()
       : new TraceHeader(segment.traceId, null, '0', segment.incomingExtra).toString()
+  }
+
+  /**
+   * The W3C `traceparent` value for a call made from inside this entity: the trace id in
+   * W3C form, this entity's id as the parent, flags `01`. On an unsampled trace the
+   * segment's id (never sent) and flags `00`, so the callee does not sample either.
+   * The `tracestate` that arrived with the trace, if any, is `segment`'s to pass on.
+   */
+  downstreamTraceParent (): string {
+    const segment = this.segment
+    return '00-' + w3cTraceId(segment.traceId) + (segment.sampled ? '-' + this.id + '-01' : '-' + segment.id + '-00')
+  }
+
+  /**
+   * Every trace header a call made from inside this entity carries, as the recorder's
+   * `propagation` option says: `X-Amzn-Trace-Id` ({@link Entity.downstreamTraceHeader}),
+   * `traceparent` ({@link Entity.downstreamTraceParent}) and the `tracestate` that arrived
+   * with the trace. For your own clients (a message queue, a hand-built request).
+   *
+   * @example
+   * ```ts
+   * import { xrayRecorder } from '@xraykit/core'
+   *
+   * const sub = xrayRecorder.beginSubsegment('publish')
+   * await queue.publish({ body: 'hello', headers: sub.downstreamHeaders() })
+   * xrayRecorder.endSubsegment()
+   * ```
+   */
+  downstreamHeaders (): DownstreamHeaders {
+    const segment = this.segment
+    const propagation = segment.sink.propagation
+    const headers: DownstreamHeaders = {}
+    if (propagation.xray) headers['X-Amzn-Trace-Id'] = this.downstreamTraceHeader()
+    if (propagation.w3c) {
+      headers.traceparent = this.downstreamTraceParent()
+      if (segment.incomingTraceState !== null) headers.tracestate = segment.incomingTraceState
+    }
+    return headers
   }
 
   /** Records an error as this entity's `cause` and sets `fault`. Remote errors came from a downstream call. */

@@ -30,6 +30,10 @@ export const ErrorCodes = {
   OPT_AWS: 'XRAY_ERR_OPT_AWS',
   /** `maxStackFrames` is not a non-negative integer. */
   OPT_MAX_STACK_FRAMES: 'XRAY_ERR_OPT_MAX_STACK_FRAMES',
+  /** `propagation` or `XRAYKIT_PROPAGATION` is not a non-empty list of `'xray'` and `'w3c'`. */
+  OPT_PROPAGATION: 'XRAY_ERR_OPT_PROPAGATION',
+  /** `logGroups` or `XRAYKIT_LOG_GROUPS` holds something that is neither a log group name nor a log group ARN. */
+  OPT_LOG_GROUPS: 'XRAY_ERR_OPT_LOG_GROUPS',
   /** An adapter's `name` is not a non-empty string. */
   OPT_NAME: 'XRAY_ERR_OPT_NAME',
   /** An adapter's `ignore` is neither a list of paths and regular expressions nor a function. */

@@ -23,8 +23,10 @@ const fetchCalls = new WeakMap<object, Subsegment>()
 
 /**
  * Records outgoing `http`/`https` requests and global `fetch` calls as `remote`
- * subsegments of the current segment or subsegment, and sends `X-Amzn-Trace-Id` with them
- * so the called service continues the trace. Call it once at startup; calling it again
+ * subsegments of the current segment or subsegment, and sends `X-Amzn-Trace-Id` and W3C
+ * `traceparent` (with `tracestate` when the trace came with one) so the called service
+ * continues the trace, whether it runs an X-Ray SDK or OpenTelemetry; the recorder's
+ * `propagation` option chooses the headers. Call it once at startup; calling it again
  * switches to another recorder. The recorded URL leaves out the query string.
  *
  * @example
@@ -87,9 +89,28 @@ function currentEntity (): Entity | undefined {
   } catch { return undefined }
 }
 
-function hasTraceHeader (headers: unknown): boolean {
+function hasHeader (headers: unknown, name: string): boolean {
   if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) return Array.isArray(headers)
-  return Object.keys(headers).some(k => k.toLowerCase() === 'x-amzn-trace-id')
+  return Object.keys(headers).some(k => k.toLowerCase() === name)
+}
+
+// undici's headers: raw text, or a flat [name, value, ...] array
+function fetchHasHeader (headers: unknown, name: string): boolean {
+  if (typeof headers === 'string') return new RegExp(`(^|\\r\\n)${name}:`, 'i').test(headers)
+  return Array.isArray(headers) && headers.some((h, i) => i % 2 === 0 && String(h).toLowerCase() === name)
+}
+
+/**
+ * Passes the trace headers for a call from `from` (the call's subsegment, or the segment
+ * of an unsampled trace) to `set`; a caller that set `traceparent` itself keeps its own
+ * `traceparent` and `tracestate`.
+ */
+function traceHeaders (from: Entity, callerSetTraceParent: boolean, set: (name: string, value: string) => void): void {
+  const headers = from.downstreamHeaders()
+  if (headers['X-Amzn-Trace-Id'] !== undefined) set('X-Amzn-Trace-Id', headers['X-Amzn-Trace-Id'])
+  if (callerSetTraceParent) return
+  if (headers.traceparent !== undefined) set('traceparent', headers.traceparent)
+  if (headers.tracestate !== undefined) set('tracestate', headers.tracestate)
 }
 
 function startCall (parent: Entity, protocol: string, host: string, port: string | number | undefined | null, method: string, path: string): Subsegment {
@@ -123,19 +144,17 @@ function wrap (original: RequestFn, defaultProtocol: string): ApplyRequest {
       let i = 0
       if (typeof args[0] === 'string' || args[0] instanceof URL) { url = new URL(String(args[0])); i = 1 }
       const options = (typeof args[i] === 'object' && args[i] !== null ? args[i] : {}) as http.RequestOptions
-      if (hasTraceHeader(options.headers)) return (original as ApplyRequest).apply(this, args)
+      if (hasHeader(options.headers, 'x-amzn-trace-id')) return (original as ApplyRequest).apply(this, args)
       const protocol = options.protocol ?? url?.protocol ?? defaultProtocol
       const host = options.hostname ?? options.host?.replace(/:\d+$/, '') ?? url?.hostname ?? 'localhost'
       const port = options.port ?? (url?.port || undefined)
-      let header: string
+      // unsampled: Sampled=0 (flags 00) on the same trace, so the callee does not sample either
       if (current.segment.sampled) {
         sub = startCall(current, protocol, host.replace(/^\[|\]$/g, ''), port, options.method ?? 'GET', options.path ?? (url === null ? '/' : url.pathname + url.search))
-        header = sub.downstreamTraceHeader()
-      } else {
-        // Sampled=0 and no Parent: the callee does not sample either
-        header = current.segment.downstreamTraceHeader()
       }
-      const withHeader = { ...options, headers: { ...(options.headers as object), 'X-Amzn-Trace-Id': header } }
+      const headers: Record<string, unknown> = { ...(options.headers as object) }
+      traceHeaders(sub ?? current.segment, hasHeader(options.headers, 'traceparent'), (name, value) => { headers[name] = value })
+      const withHeader = { ...options, headers }
       if (typeof args[i] === 'object' && args[i] !== null) args[i] = withHeader
       else args.splice(i, 0, withHeader)
     } catch {
@@ -173,12 +192,13 @@ function onFetchCreate (message: unknown): void {
   if (current === undefined) return
   try {
     const headers = request.headers
-    if (typeof headers === 'string' ? /(^|\r\n)x-amzn-trace-id:/i.test(headers) : Array.isArray(headers) && headers.some((h, i) => i % 2 === 0 && String(h).toLowerCase() === 'x-amzn-trace-id')) return
-    if (!current.segment.sampled) { request.addHeader('X-Amzn-Trace-Id', current.segment.downstreamTraceHeader()); return }
-    const parent = current
+    if (fetchHasHeader(headers, 'x-amzn-trace-id')) return
+    const callerSetTraceParent = fetchHasHeader(headers, 'traceparent')
+    const add = (name: string, value: string): void => { request.addHeader(name, value) }
+    if (!current.segment.sampled) { traceHeaders(current.segment, callerSetTraceParent, add); return }
     const origin = new URL(String(request.origin))
-    const sub = startCall(parent, origin.protocol, origin.hostname.replace(/^\[|\]$/g, ''), origin.port, request.method, request.path)
-    request.addHeader('X-Amzn-Trace-Id', sub.downstreamTraceHeader())
+    const sub = startCall(current, origin.protocol, origin.hostname.replace(/^\[|\]$/g, ''), origin.port, request.method, request.path)
+    traceHeaders(sub, callerSetTraceParent, add)
     fetchCalls.set(request, sub)
   } catch { /* never fail the call */ }
 }

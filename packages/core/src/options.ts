@@ -65,6 +65,30 @@ export interface XrayOptions {
   logger?: Logger
   /** Level of the default logger. */
   logLevel?: LogLevel
+  /**
+   * Which trace headers outgoing calls carry: `'xray'` (`X-Amzn-Trace-Id`) and `'w3c'`
+   * (`traceparent`, and `tracestate` when the trace came with one). Default: both, or the
+   * comma-separated list in `XRAYKIT_PROPAGATION`. Incoming requests are read in both
+   * forms whatever this says. AWS SDK calls always carry `X-Amzn-Trace-Id`: AWS services
+   * read no other.
+   */
+  propagation?: Propagator[]
+  /**
+   * CloudWatch Logs groups the service writes to, written into every segment as
+   * `aws.cloudwatch_logs` so the X-Ray console can show a trace's log lines: names
+   * (`/app/orders`) or ARNs (`arn:aws:logs:us-east-1:123456789012:log-group:/app/orders`).
+   * Default: the comma-separated list in `XRAYKIT_LOG_GROUPS`, else none.
+   */
+  logGroups?: string[]
+}
+
+/** A trace header format outgoing calls can carry: `X-Amzn-Trace-Id` or W3C `traceparent`. */
+export type Propagator = 'xray' | 'w3c'
+
+/** @internal Which headers outgoing calls carry. */
+export interface Propagation {
+  readonly xray: boolean
+  readonly w3c: boolean
 }
 
 /** @internal Options after validation and defaults. */
@@ -83,10 +107,14 @@ export interface ResolvedOptions {
   streamingThreshold: number
   maxStackFrames: number
   logger: Logger
+  propagation: Propagation
 }
 
 const KNOWN = new Set(['service', 'serviceVersion', 'origin', 'aws', 'context', 'daemonAddress', 'emitter', 'sampling', 'contextMissing',
-  'streamingThreshold', 'maxStackFrames', 'logger', 'logLevel'])
+  'streamingThreshold', 'maxStackFrames', 'logger', 'logLevel', 'propagation', 'logGroups'])
+const BOTH: Propagation = Object.freeze({ xray: true, w3c: true })
+const LOG_GROUP_NAME = /^[\w./#-]{1,512}$/
+const LOG_GROUP_ARN = /^arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:([\w./#-]{1,512})(?::\*)?$/
 const CONTEXT_MISSING = new Set(['LOG_ERROR', 'RUNTIME_ERROR', 'IGNORE_ERROR'])
 
 function describe (v: unknown): string {
@@ -194,6 +222,36 @@ function awsFields (v: unknown): Readonly<Record<string, unknown>> | null {
   return deepFreeze(out)
 }
 
+function propagation (input: unknown, env: NodeJS.ProcessEnv): Propagation {
+  const fromEnv = input === undefined
+  const list: unknown = fromEnv ? env.XRAYKIT_PROPAGATION?.split(',').map(p => p.trim()).filter(p => p !== '') : input
+  if (list === undefined || (fromEnv && (list as string[]).length === 0)) return BOTH
+  const source = fromEnv ? 'XRAYKIT_PROPAGATION' : 'propagation'
+  if (!Array.isArray(list) || list.length === 0 || !list.every(p => p === 'xray' || p === 'w3c')) {
+    fail(ErrorCodes.OPT_PROPAGATION, `${source} must list 'xray' and/or 'w3c', got ${fromEnv ? JSON.stringify(env.XRAYKIT_PROPAGATION) : Array.isArray(list) ? JSON.stringify(list.map(p => typeof p === 'string' ? p : typeof p)) : describe(list)}`)
+  }
+  return Object.freeze({ xray: list.includes('xray'), w3c: list.includes('w3c') })
+}
+
+// `aws.cloudwatch_logs` entries: `{ log_group }` for a name, `{ log_group, arn }` for an ARN.
+function cloudwatchLogs (input: unknown, env: NodeJS.ProcessEnv): Array<{ log_group: string, arn?: string }> | null {
+  const fromEnv = input === undefined
+  const list: unknown = fromEnv ? env.XRAYKIT_LOG_GROUPS?.split(',').map(p => p.trim()).filter(p => p !== '') : input
+  if (list === undefined) return null
+  const source = fromEnv ? 'XRAYKIT_LOG_GROUPS' : 'logGroups'
+  if (!Array.isArray(list)) fail(ErrorCodes.OPT_LOG_GROUPS, `${source} must be an array of log group names or ARNs, got ${describe(list)}`)
+  if (list.length === 0) return null
+  return list.map((entry: unknown) => {
+    if (typeof entry !== 'string') fail(ErrorCodes.OPT_LOG_GROUPS, `${source}: each log group must be a string, got ${describe(entry)}`)
+    const arn = LOG_GROUP_ARN.exec(entry)
+    if (arn !== null) return { log_group: arn[1], arn: entry }
+    if (!LOG_GROUP_NAME.test(entry) || entry.startsWith('arn:')) {
+      fail(ErrorCodes.OPT_LOG_GROUPS, `${source}: ${JSON.stringify(entry)} is neither a log group name (1-512 of a-z A-Z 0-9 _ - / . #) nor a log group ARN (arn:aws:logs:<region>:<account>:log-group:<name>)`)
+    }
+    return { log_group: entry }
+  })
+}
+
 /** @internal Validates options once and fills in defaults; environment variables are read here, never at import. */
 export function normalizeOptions (input: XrayOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   if (input === null || typeof input !== 'object') fail(ErrorCodes.OPTIONS, `options must be an object, got ${describe(input)}`)
@@ -237,11 +295,18 @@ export function normalizeOptions (input: XrayOptions = {}, env: NodeJS.ProcessEn
   const emitter = input.emitter ?? null
   if (emitter !== null && (typeof emitter !== 'object' || typeof emitter.send !== 'function')) fail(ErrorCodes.OPT_EMITTER, `emitter must have a send method, got ${describe(input.emitter)}`)
 
+  const logGroups = cloudwatchLogs(input.logGroups, env)
+  let aws = awsFields(input.aws)
+  if (logGroups !== null) {
+    if (aws !== null && 'cloudwatch_logs' in aws) fail(ErrorCodes.OPT_LOG_GROUPS, 'set log groups through logGroups or aws.cloudwatch_logs, not both')
+    aws = deepFreeze({ ...(aws ?? {}), cloudwatch_logs: logGroups })
+  }
+
   return {
     service: optionalString(input.service, ErrorCodes.OPT_SERVICE, 'service'),
     serviceVersion: optionalString(input.serviceVersion, ErrorCodes.OPT_SERVICE_VERSION, 'serviceVersion'),
     origin: optionalString(input.origin, ErrorCodes.OPT_ORIGIN, 'origin'),
-    aws: awsFields(input.aws),
+    aws,
     context,
     udp: address.udp,
     tcp: address.tcp,
@@ -250,6 +315,7 @@ export function normalizeOptions (input: XrayOptions = {}, env: NodeJS.ProcessEn
     contextMissing,
     streamingThreshold,
     maxStackFrames,
-    logger
+    logger,
+    propagation: propagation(input.propagation, env)
   }
 }

@@ -5,7 +5,7 @@ import type { Entity } from './entity'
 import { ErrorCodes, XrayContextError, XrayOptionsError } from './errors'
 import { consoleLogger, OnceLogger } from './logger'
 import type { Logger } from './logger'
-import type { ResolvedOptions, XrayOptions } from './options'
+import type { Propagation, ResolvedOptions, XrayOptions } from './options'
 import { normalizeOptions } from './options'
 import { Segment } from './segment'
 import type { SegmentSink } from './segment'
@@ -13,6 +13,7 @@ import type { DocumentStatics } from './serialize'
 import { asciiJson, beginMarks, jsonString, keepMarks, serializeSegment, serializeSubsegment, undoMarks } from './serialize'
 import { NoopSubsegment, Subsegment } from './subsegment'
 import { TraceHeader } from './trace-header'
+import { TraceParent } from './trace-context'
 import { CentralizedSampler } from './centralized-sampling'
 import { truncateChars } from './text'
 
@@ -29,7 +30,7 @@ let noopSegment: Segment | null = null
 export function noopSubsegment (): Subsegment {
   if (noopSegment === null) {
     const sink: SegmentSink = {
-      maxStackFrames: 0, workingDirectory: '', streamingThreshold: 0, statics: { xray: '', aws: '', awsFields: [], tail: '' },
+      maxStackFrames: 0, workingDirectory: '', streamingThreshold: 0, statics: { xray: '', aws: '', awsFields: [], tail: '' }, propagation: { xray: true, w3c: true },
       debug () {}, segmentClosed () {}, subsegmentReady () {}
     }
     noopSegment = new Segment('noop', sink, null, null, false)
@@ -142,10 +143,14 @@ export class Recorder implements SegmentSink {
 
   /** The async context in use. */
   get context (): Context { return this.options.context }
+  /** The `service` option: the default segment name, or `null` when it was not set. */
+  get service (): string | null { return this.options.service }
   /** @internal */
   get streamingThreshold (): number { return this.options.streamingThreshold }
   /** @internal */
   get maxStackFrames (): number { return this.options.maxStackFrames }
+  /** @internal */
+  get propagation (): Propagation { return this.options.propagation }
 
   /** The emitter documents go to. */
   get emitter (): Emitter {
@@ -186,8 +191,9 @@ export class Recorder implements SegmentSink {
 
   /**
    * Opens a segment for work that is not an HTTP request (a job, a queue message) and makes
-   * it current. Pass the incoming `X-Amzn-Trace-Id` to continue a trace; its `Sampled`
-   * flag, when `1` or `0`, decides sampling, else the sampler does. `name` defaults to the
+   * it current. Pass the incoming `X-Amzn-Trace-Id` (text or a {@link TraceHeader}) or a
+   * W3C {@link TraceParent} to continue a trace; its sampled flag, when `1` or `0`, decides
+   * sampling, else the sampler does. `name` defaults to the
    * `service` option. Close it with {@link Recorder.endSegment}.
    *
    * @example
@@ -210,9 +216,13 @@ export class Recorder implements SegmentSink {
    * declare function charge (body: string): Promise<void>
    * ```
    */
-  beginSegment (name?: string, traceHeader?: string | TraceHeader): Segment {
+  beginSegment (name?: string, traceHeader?: string | TraceHeader | TraceParent): Segment {
     const opts = this.options
-    const header = traceHeader instanceof TraceHeader ? traceHeader : TraceHeader.parse(traceHeader)
+    const header = traceHeader instanceof TraceHeader
+      ? traceHeader
+      : traceHeader instanceof TraceParent
+        ? new TraceHeader(traceHeader.xrayTraceId, traceHeader.parentId, traceHeader.sampled ? '1' : '0')
+        : TraceHeader.parse(traceHeader)
     const segmentName = name ?? opts.service ?? 'unknown-service'
     const decision = header.sampled === '1' || header.sampled === '0' ? null : opts.sampler.shouldSample(undefined, undefined, undefined, segmentName)
     const sampled = decision === null ? header.sampled === '1' : decision.sampled

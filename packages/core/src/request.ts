@@ -11,6 +11,8 @@ import { Segment } from './segment'
 import { sanitizeName } from './entity'
 import { truncateChars } from './text'
 import { TraceHeader } from './trace-header'
+import type { IncomingTrace } from './trace-context'
+import { incomingTrace } from './trace-context'
 import { newTraceId } from './ids'
 
 /** Options every adapter accepts. */
@@ -132,7 +134,9 @@ function answerTraceHeader (res: ServerResponse, value: string): void {
 }
 
 /**
- * The request lifecycle every adapter shares: parse `X-Amzn-Trace-Id`, sample, name the
+ * The request lifecycle every adapter shares: read `X-Amzn-Trace-Id` and W3C
+ * `traceparent`/`tracestate` (a complete X-Ray header wins, else a valid `traceparent`,
+ * else a `Root`-only X-Ray header such as an ALB adds), sample, name the
  * segment, record `http.request`, and on the first of the response's `finish` or `close`
  * record `http.response`, the flags, the route, and send. Adapters create one per
  * middleware (options are validated here, once) and call {@link RequestTracer.start} per request.
@@ -213,7 +217,15 @@ export class RequestTracer {
     const host = headers.host
     const name = this.fixedName ?? opts.service ?? this.hostName(host)
     const incoming = headers['x-amzn-trace-id']
-    const header = incoming === undefined ? null : TraceHeader.parse(incoming)
+    const traceparent = headers.traceparent
+    let header: TraceHeader | null = null
+    let trace: IncomingTrace | null = null
+    if (traceparent === undefined) {
+      if (incoming !== undefined) header = TraceHeader.parse(incoming)
+    } else {
+      trace = incomingTrace(incoming, traceparent, headers.tracestate)
+      header = trace.header
+    }
     let sampled: boolean
     let ruleName: string | null = null
     if (header !== null && (header.sampled === '1' || header.sampled === '0')) {
@@ -231,14 +243,20 @@ export class RequestTracer {
     }
     if (!sampled) {
       if (!keepsUnsampledTraces()) return NOOP_REQUEST_CONTEXT
-      const trace = new Segment(name, this.recorder, root, header === null ? null : header.parent, false)
-      if (header !== null && header.extra.length > 0) trace.incomingExtra = header.extra
-      return new UnsampledRequestContext(trace)
+      const unsampled = new Segment(name, this.recorder, root, header === null ? null : header.parent, false)
+      if (header !== null && header.extra.length > 0) unsampled.incomingExtra = header.extra
+      if (trace !== null) unsampled.incomingTraceState = trace.traceState
+      return new UnsampledRequestContext(unsampled)
     }
 
     const segment = new Segment(name, this.recorder, root, header === null ? null : header.parent)
     segment.ruleName = ruleName
     if (header !== null && header.extra.length > 0) segment.incomingExtra = header.extra
+    if (trace !== null) {
+      segment.incomingTraceState = trace.traceState
+      // the other header's trace, so an ALB access log's Root still finds this trace
+      if (trace.ignored !== null) segment.putMetadata(trace.ignored.header, trace.ignored.traceId, 'trace_context')
+    }
     const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean, server?: object }) | null | undefined
     const forwarded = headers['x-forwarded-for']
     const proto = headers['x-forwarded-proto']

@@ -5,6 +5,7 @@ import type { DocumentStatics } from './serialize'
 import { serializeSegment } from './serialize'
 import type { Subsegment } from './subsegment'
 import type { TraceHeader } from './trace-header'
+import type { Propagation } from './options'
 
 const NO_EXTRA: Array<[string, string]> = []
 
@@ -21,6 +22,8 @@ export interface SegmentSink {
   readonly streamingThreshold: number
   /** @internal */
   readonly statics: DocumentStatics
+  /** @internal Which trace headers outgoing calls carry. */
+  readonly propagation: Propagation
   /** @internal */
   debug (fields: object, msg: string): void
   /** @internal */
@@ -46,6 +49,8 @@ export class Segment extends Entity {
   httpRoute: string | null = null
   /** @internal Fields such as `Lineage` that arrived with the trace header, passed on to downstream calls. */
   incomingExtra: Array<[string, string]> = NO_EXTRA
+  /** @internal The W3C `tracestate` that arrived with the trace, passed on to downstream calls. */
+  incomingTraceState: string | null = null
   /** @internal Annotations in the whole tree (X-Ray indexes 50 per trace). */
   annotationCount = 0
   /** @internal Subsegments in the tree that have not been sent yet. */
