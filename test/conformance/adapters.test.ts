@@ -179,6 +179,63 @@ describe.each(drivers)('$name adapter', (driver) => {
     expect(await settle()).toEqual([])
   })
 
+  describe('W3C trace context', () => {
+    const w3c = (root: string): string => root.slice(2, 10) + root.slice(11)
+
+    it('continues a traceparent: the same trace in X-Ray form, parent_id from the parent id', async () => {
+      const { get, segmentFor } = await start({ recorderOptions: { sampling: 'none' } })
+      const root = freshRoot()
+      // flags 01 is honoured even though this recorder samples nothing itself
+      const res = await get('/users/21', { traceparent: `00-${w3c(root)}-00f067aa0ba902b7-01`, tracestate: 'rojo=00f067aa0ba902b7' })
+      expect(res.status).toBe(200)
+      const seg = await segmentFor('/users/21')
+      expect([seg.trace_id, seg.parent_id]).toEqual([root, '00f067aa0ba902b7'])
+      expect(seg.metadata?.trace_context).toBeUndefined()
+    })
+
+    it('emits nothing for flags 00', async () => {
+      const { get, settle } = await start()
+      const res = await get('/users/22', { traceparent: `00-${w3c(freshRoot())}-00f067aa0ba902b7-00` })
+      expect(res.status).toBe(200)
+      expect(await settle()).toEqual([])
+    })
+
+    it('a complete X-Amzn-Trace-Id wins; the traceparent of another trace is kept in metadata', async () => {
+      const { get, segmentFor } = await start()
+      const root = freshRoot()
+      const other = freshRoot()
+      await get('/users/23', { 'X-Amzn-Trace-Id': `Root=${root};Parent=53995c3f42cd8ad8;Sampled=1`, traceparent: `00-${w3c(other)}-00f067aa0ba902b7-01` })
+      const seg = await segmentFor('/users/23')
+      expect([seg.trace_id, seg.parent_id]).toEqual([root, '53995c3f42cd8ad8'])
+      expect(seg.metadata.trace_context).toEqual({ traceparent: other })
+    })
+
+    it('a traceparent wins over the Root-only header an ALB adds, whose root stays in metadata for the access logs', async () => {
+      const { get, segmentFor } = await start()
+      const alb = freshRoot()
+      const root = freshRoot()
+      await get('/users/24', { 'X-Amzn-Trace-Id': `Root=${alb}`, traceparent: `00-${w3c(root)}-00f067aa0ba902b7-01` })
+      const seg = await segmentFor('/users/24')
+      expect([seg.trace_id, seg.parent_id]).toEqual([root, '00f067aa0ba902b7'])
+      expect(seg.metadata.trace_context).toEqual({ 'X-Amzn-Trace-Id': alb })
+    })
+
+    it.each([
+      ['an uppercase id', (r: string) => `00-${w3c(r).toUpperCase()}-00F067AA0BA902B7-01`],
+      ['version ff', (r: string) => `ff-${w3c(r)}-00f067aa0ba902b7-01`],
+      ['an all-zero parent', (r: string) => `00-${w3c(r)}-0000000000000000-01`],
+      ['extra fields on version 00', (r: string) => `00-${w3c(r)}-00f067aa0ba902b7-01-extra`]
+    ])('ignores a traceparent with %s: the request starts a trace of its own', async (_what, make) => {
+      const { get, segmentFor } = await start()
+      const root = freshRoot()
+      const res = await get('/users/25', { traceparent: make(root) })
+      expect(res.status).toBe(200)
+      const seg = await segmentFor('/users/25')
+      expect(seg.trace_id).not.toBe(root)
+      expect(seg.parent_id).toBeUndefined()
+    })
+  })
+
   it.each([
     [200, {}],
     [201, {}],

@@ -166,6 +166,22 @@ describe('S3 (s3rver, signatures verified)', () => {
     expect(seen.map(s => TRACE_HEADER.exec(traceHeaderOf(s))?.[2])).toEqual(calls.map(c => c.id))
     // the header is not among the signed ones (SigV4 leaves X-Amzn-Trace-Id out)
     expect(String(seen[0].headers.authorization)).not.toMatch(/x-amzn-trace-id/i)
+    // traceparent goes with it, set before signing (s3rver verified the signatures above)
+    const w3cId = String(doc.trace_id).slice(2).replace('-', '')
+    expect(seen.map(s => s.headers.traceparent)).toEqual(calls.map(c => `00-${w3cId}-${c.id as string}-01`))
+  })
+
+  it('sends X-Amzn-Trace-Id whatever propagation says (AWS services read no other), traceparent only with w3c', async () => {
+    const client = s3()
+    const before = s3Proxy.seen.length
+    for (const propagation of [['w3c'], ['xray']] as const) {
+      recorder.configure({ propagation: [...propagation] })
+      const { error } = await inSegment(recorder, () => client.send(new CreateBucketCommand({ Bucket: `propagation-${propagation[0]}` })))
+      expect(error).toBeUndefined()
+    }
+    recorder.configure({ propagation: ['xray', 'w3c'] })
+    const seen = s3Proxy.seen.slice(before)
+    expect(seen.map(s => [TRACE_HEADER.test(traceHeaderOf(s)), typeof s.headers.traceparent])).toEqual([[true, 'string'], [true, 'undefined']])
   })
 
   it('records a missing bucket as a 4xx NoSuchBucket error', async () => {

@@ -14,13 +14,17 @@ interface Seen { method: string, url: string, traceHeader: string | string[] | u
 let server: http.Server
 let port: number
 let seen: Seen[]
+// the W3C headers each request arrived with
+let w3cSeen: Array<{ traceparent: string | string[] | undefined, tracestate: string | string[] | undefined }>
 let recorder: Recorder
 let emitter: MemoryEmitter
 
 beforeEach(async () => {
   seen = []
+  w3cSeen = []
   server = http.createServer((req, res) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', traceHeader: req.headers['x-amzn-trace-id'] })
+    w3cSeen.push({ traceparent: req.headers.traceparent, tracestate: req.headers.tracestate })
     req.resume()
     req.on('end', () => {
       const m = /^\/status\/(\d{3})/.exec(req.url ?? '')
@@ -309,5 +313,67 @@ describe('calls made inside an unsampled trace', () => {
     recorder.endSegment()
     expect(seen[0].traceHeader).toBe('Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0;Lineage=a87bd80c:1')
     expect(emitter.documents).toEqual([])
+  }))
+})
+
+describe('W3C trace context on outgoing calls', () => {
+  const ROOT = '1-5759e988-bd862e3fe1be46a994272793'
+  const W3C = '5759e988bd862e3fe1be46a994272793'
+
+  async function callBoth (): Promise<void> {
+    await finished(http.request(`http://127.0.0.1:${port}/one`).end())
+    await (await fetch(`http://127.0.0.1:${port}/two`)).text()
+  }
+
+  it('http.request and fetch carry traceparent with the call\'s subsegment as parent, and the incoming tracestate', () => isolated(async () => {
+    const segment = recorder.beginSegment('caller', `Root=${ROOT};Parent=53995c3f42cd8ad8;Sampled=1`)
+    segment.incomingTraceState = 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE'
+    await callBoth()
+    recorder.endSegment()
+    const subs = remotes()
+    expect(subs).toHaveLength(2)
+    expect(w3cSeen).toEqual(subs.map(s => ({ traceparent: `00-${W3C}-${s.id as string}-01`, tracestate: 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE' })))
+    expect(seen.map(s => s.traceHeader)).toEqual(subs.map(s => `Root=${ROOT};Parent=${s.id as string};Sampled=1`))
+  }))
+
+  it('no tracestate when none arrived', () => isolated(async () => {
+    recorder.beginSegment('caller')
+    await callBoth()
+    recorder.endSegment()
+    expect(w3cSeen.map(s => s.tracestate)).toEqual([undefined, undefined])
+    expect(w3cSeen.map(s => s.traceparent)).toEqual(remotes().map(s => expect.stringMatching(new RegExp(`^00-[0-9a-f]{32}-${s.id as string}-01$`))))
+  }))
+
+  it('an unsampled trace: flags 00 on the same trace id', () => isolated(async () => {
+    const segment = recorder.beginSegment('job', `Root=${ROOT};Parent=53995c3f42cd8ad8;Sampled=0`)
+    await callBoth()
+    recorder.endSegment()
+    expect(w3cSeen.map(s => s.traceparent)).toEqual([`00-${W3C}-${segment.id}-00`, `00-${W3C}-${segment.id}-00`])
+    expect(emitter.documents).toEqual([])
+  }))
+
+  it('a traceparent the caller set is kept, and the call is still recorded with X-Amzn-Trace-Id', () => isolated(async () => {
+    recorder.beginSegment('caller')
+    const mine = `00-${W3C}-00f067aa0ba902b7-01`
+    await finished(http.request({ host: '127.0.0.1', port, path: '/mine', headers: { Traceparent: mine } }).end())
+    await (await fetch(`http://127.0.0.1:${port}/mine-too`, { headers: { traceparent: mine } })).text()
+    recorder.endSegment()
+    expect(w3cSeen.map(s => s.traceparent)).toEqual([mine, mine])
+    expect(remotes()).toHaveLength(2)
+    expect(seen.map(s => s.traceHeader)).toEqual(remotes().map(s => expect.stringContaining(`Parent=${s.id as string}`)))
+  }))
+
+  it.each([
+    [['xray'], { xray: true, w3c: false }],
+    [['w3c'], { xray: false, w3c: true }],
+    [['w3c', 'xray'], { xray: true, w3c: true }]
+  ] as const)('propagation %j sends only those headers', (propagation, expected) => isolated(async () => {
+    recorder.configure({ propagation: [...propagation] })
+    recorder.beginSegment('caller')
+    await callBoth()
+    recorder.endSegment()
+    expect(seen.map(s => s.traceHeader !== undefined)).toEqual([expected.xray, expected.xray])
+    expect(w3cSeen.map(s => s.traceparent !== undefined)).toEqual([expected.w3c, expected.w3c])
+    expect(remotes()).toHaveLength(2)
   }))
 })

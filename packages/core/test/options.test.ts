@@ -5,9 +5,9 @@ import { UdpEmitter, MemoryEmitter } from '../src/emitter'
 import { AsyncContext } from '../src/context'
 import { ErrorCodes, XrayOptionsError, XrayError } from '../src/errors'
 import { parseDaemonAddress } from '../src/options'
-import { ListLogger } from './support'
+import { ListLogger, expectValidDocuments } from './support'
 
-const ENV_KEYS = ['AWS_XRAY_DAEMON_ADDRESS', 'AWS_XRAY_CONTEXT_MISSING', 'AWS_XRAY_LOG_LEVEL', 'AWS_XRAY_DEBUG_MODE', 'AWS_XRAY_TRACING_NAME']
+const ENV_KEYS = ['AWS_XRAY_DAEMON_ADDRESS', 'AWS_XRAY_CONTEXT_MISSING', 'AWS_XRAY_LOG_LEVEL', 'AWS_XRAY_DEBUG_MODE', 'AWS_XRAY_TRACING_NAME', 'XRAYKIT_PROPAGATION', 'XRAYKIT_LOG_GROUPS']
 const saved: Record<string, string | undefined> = {}
 beforeEach(() => { for (const k of ENV_KEYS) { saved[k] = process.env[k]; delete process.env[k] } })
 afterEach(() => {
@@ -59,7 +59,16 @@ describe('configure validation', () => {
     ['maxStackFrames', NaN, ErrorCodes.OPT_MAX_STACK_FRAMES],
     ['logger', { info () {} }, ErrorCodes.OPT_LOGGER],
     ['logger', 'console', ErrorCodes.OPT_LOGGER],
-    ['logLevel', 'verbose', ErrorCodes.OPT_LOG_LEVEL]
+    ['logLevel', 'verbose', ErrorCodes.OPT_LOG_LEVEL],
+    ['propagation', [], ErrorCodes.OPT_PROPAGATION],
+    ['propagation', 'w3c', ErrorCodes.OPT_PROPAGATION],
+    ['propagation', ['xray', 'b3'], ErrorCodes.OPT_PROPAGATION],
+    ['propagation', [null], ErrorCodes.OPT_PROPAGATION],
+    ['logGroups', '/app/orders', ErrorCodes.OPT_LOG_GROUPS],
+    ['logGroups', [42], ErrorCodes.OPT_LOG_GROUPS],
+    ['logGroups', ['has space'], ErrorCodes.OPT_LOG_GROUPS],
+    ['logGroups', [''], ErrorCodes.OPT_LOG_GROUPS],
+    ['logGroups', ['arn:aws:logs:us-east-1:12345:log-group:/app'], ErrorCodes.OPT_LOG_GROUPS]
   ])('%s = %p throws %s naming the option', (option, value, code) => {
     const err = optionsError(() => new Recorder().configure({ [option]: value }))
     expect(err.code).toBe(code)
@@ -131,7 +140,9 @@ describe('configure validation', () => {
       streamingThreshold: 0,
       maxStackFrames: 0,
       logger: new ListLogger(),
-      logLevel: 'silent'
+      logLevel: 'silent',
+      propagation: ['xray'],
+      logGroups: ['/app/orders']
     })
     expect(recorder.options.streamingThreshold).toBe(0)
     expect(recorder.options.maxStackFrames).toBe(0)
@@ -139,6 +150,8 @@ describe('configure validation', () => {
 
   it('uses the documented defaults', () => {
     const opts = new Recorder().options
+    expect(opts.propagation).toEqual({ xray: true, w3c: true })
+    expect(opts.aws).toBeNull()
     expect(opts.udp).toEqual({ host: '127.0.0.1', port: 2000 })
     expect(opts.contextMissing).toBe('LOG_ERROR')
     expect(opts.streamingThreshold).toBe(100)
@@ -240,6 +253,51 @@ describe('environment variables', () => {
   })
 })
 
+describe('propagation and log groups', () => {
+  it('XRAYKIT_PROPAGATION sets the default; the option wins; a bad value is a coded error naming it', () => {
+    process.env.XRAYKIT_PROPAGATION = ' w3c '
+    expect(new Recorder().options.propagation).toEqual({ xray: false, w3c: true })
+    expect(new Recorder({ propagation: ['xray'] }).options.propagation).toEqual({ xray: true, w3c: false })
+    process.env.XRAYKIT_PROPAGATION = 'xray,zipkin'
+    const err = optionsError(() => new Recorder().options)
+    expect([err.code, err.message.includes('XRAYKIT_PROPAGATION'), err.message.includes('zipkin')]).toEqual([ErrorCodes.OPT_PROPAGATION, true, true])
+    process.env.XRAYKIT_PROPAGATION = ''
+    expect(new Recorder().options.propagation).toEqual({ xray: true, w3c: true })
+  })
+
+  it('logGroups become aws.cloudwatch_logs: names, and ARNs with the name read out of them', () => {
+    const recorder = new Recorder({ logGroups: ['/app/orders', 'arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/billing:*'], aws: { account_id: '123456789012' } })
+    expect(recorder.options.aws).toEqual({
+      account_id: '123456789012',
+      cloudwatch_logs: [{ log_group: '/app/orders' }, { log_group: '/aws/lambda/billing', arn: 'arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/billing:*' }]
+    })
+    expect(Object.isFrozen(recorder.options.aws?.cloudwatch_logs)).toBe(true)
+  })
+
+  it('XRAYKIT_LOG_GROUPS sets the default; a bad entry names the variable', () => {
+    process.env.XRAYKIT_LOG_GROUPS = '/app/orders, /app/audit'
+    expect(new Recorder().options.aws).toEqual({ cloudwatch_logs: [{ log_group: '/app/orders' }, { log_group: '/app/audit' }] })
+    process.env.XRAYKIT_LOG_GROUPS = '/app/orders,bad group'
+    expect(optionsError(() => new Recorder().options).message).toContain('XRAYKIT_LOG_GROUPS')
+  })
+
+  it('every segment document carries them, valid on the wire', async () => {
+    const emitter = new MemoryEmitter()
+    const recorder = new Recorder({ emitter, sampling: 'all', logGroups: ['/app/orders'] })
+    await recorder.context.run(undefined as never, async () => {
+      recorder.beginSegment('orders')
+      recorder.endSegment()
+    })
+    const [doc] = emitter.segments() as Array<Record<string, any>>
+    expect(doc.aws.cloudwatch_logs).toEqual([{ log_group: '/app/orders' }])
+    expectValidDocuments(emitter.documents)
+  })
+
+  it('refuses log groups given twice, through logGroups and aws.cloudwatch_logs', () => {
+    expect(optionsError(() => new Recorder({ logGroups: ['/a'], aws: { cloudwatch_logs: [{ log_group: '/b' }] } })).code).toBe(ErrorCodes.OPT_LOG_GROUPS)
+  })
+})
+
 describe('import', () => {
   const dist = path.join(__dirname, '..', 'dist', 'index.js')
 
@@ -247,7 +305,7 @@ describe('import', () => {
     const script = `
       const reads = []
       const env = process.env
-      process.env = new Proxy(env, { get (t, k) { if (typeof k === 'string' && k.startsWith('AWS_XRAY')) reads.push(k); return t[k] } })
+      process.env = new Proxy(env, { get (t, k) { if (typeof k === 'string' && (k.startsWith('AWS_XRAY') || k.startsWith('XRAYKIT_'))) reads.push(k); return t[k] } })
       const before = process._getActiveHandles().length
       const core = require(${JSON.stringify(dist)})
       const after = process._getActiveHandles().length
