@@ -288,7 +288,7 @@ describe('propagation and log groups', () => {
       recorder.beginSegment('orders')
       recorder.endSegment()
     })
-    const [doc] = emitter.segments() as Array<Record<string, any>>
+    const [doc] = emitter.segments()
     expect(doc.aws.cloudwatch_logs).toEqual([{ log_group: '/app/orders' }])
     expectValidDocuments(emitter.documents)
   })
