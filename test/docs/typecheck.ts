@@ -46,10 +46,9 @@ export function modulePaths (root: string): Record<string, string[]> {
     '@aws-sdk/client-s3': [at('packages/aws/node_modules/@aws-sdk/client-s3')],
     '@aws-sdk/client-sqs': [at('packages/aws/node_modules/@aws-sdk/client-sqs')],
     'cls-hooked': [at('node_modules/@types/cls-hooked')],
-    // Loggers are no dependency of the workspace; when one is installed at all (pino comes with
-    // Fastify, winston with s3rver), pnpm's hidden hoisting folder holds it.
-    pino: [at('node_modules/pino'), at('node_modules/.pnpm/node_modules/pino')],
-    winston: [at('node_modules/winston'), at('node_modules/.pnpm/node_modules/winston')]
+    // the loggers of the log correlation tests (root devDependencies)
+    pino: [at('node_modules/pino')],
+    winston: [at('node_modules/winston')]
   }
   for (const p of readdirSync(at('packages')).sort()) {
     if (existsSync(at('packages', p, 'src/index.ts'))) candidates[`@xraykit/${p}`] = [at('packages', p, 'src/index.ts')]
