@@ -11,6 +11,7 @@ const config: Config = {
   // In-process tests run the TypeScript sources; examples and child processes use dist/.
   moduleNameMapper: {
     '^@xraykit/core/cls-hooked$': '<rootDir>/packages/core/src/cls-hooked.ts',
+    '^@xraykit/core/logging$': '<rootDir>/packages/core/src/logging.ts',
     '^@xraykit/(core|express|koa|fastify|aws|sql|viewer)$': '<rootDir>/packages/$1/src/index.ts'
   },
   testTimeout: 30000

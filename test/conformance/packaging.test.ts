@@ -9,7 +9,7 @@ import { promisify } from 'node:util'
 // decide which entry point loads, exactly as for users.
 const ROOT = resolve(__dirname, '..', '..')
 const PACKAGES = ['core', 'express', 'koa', 'fastify']
-const SPECIFIERS = ['@xraykit/core', '@xraykit/core/cls-hooked', '@xraykit/express', '@xraykit/koa', '@xraykit/fastify']
+const SPECIFIERS = ['@xraykit/core', '@xraykit/core/cls-hooked', '@xraykit/core/logging', '@xraykit/express', '@xraykit/koa', '@xraykit/fastify']
 
 const CHECK = `
 import { createRequire } from 'node:module'

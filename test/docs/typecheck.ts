@@ -29,6 +29,7 @@ export function modulePaths (root: string): Record<string, string[]> {
   const at = (...parts: string[]): string => join(root, ...parts)
   const candidates: Record<string, string[]> = {
     '@xraykit/core/cls-hooked': [at('packages/core/src/cls-hooked.ts')],
+    '@xraykit/core/logging': [at('packages/core/src/logging.ts')],
     // Types only: the runtime package is node_modules/express5 (Express 5), which these describe.
     express: [at('node_modules/@types/express')],
     koa: [at('node_modules/@types/koa')],
