@@ -224,6 +224,9 @@ function spanOfKind (spans: ReadableSpan[], kind: SpanKind, traceId: string): Re
   return spans.filter(s => s.kind === kind && s.spanContext().traceId === traceId)
 }
 
+// the module definitions patched by hand in beforeAll, unpatched in afterAll
+let patched: ReturnType<HttpInstrumentation['getModuleDefinitions']> = []
+
 beforeAll(async () => {
   daemon = await TestDaemon.start()
   // the global context manager and a propagator; each test picks its flavour
@@ -235,7 +238,8 @@ beforeAll(async () => {
   // mocked native module), so the hook never fires. Do here what the hook does for a core
   // module (set moduleExports, call patch), through the public module definitions; disable()
   // then unpatches as usual.
-  for (const definition of instrumentation.getModuleDefinitions()) {
+  patched = instrumentation.getModuleDefinitions()
+  for (const definition of patched) {
     definition.moduleExports = require(`node:${definition.name}`)
     definition.patch?.(definition.moduleExports)
   }
@@ -253,6 +257,14 @@ afterEach(async () => {
 
 afterAll(async () => {
   instrumentation.disable()
+  // http and https are the process's own modules, shared with every later test file in this
+  // worker: undo the patches made by hand above (getModuleDefinitions() gives new definitions
+  // on each call, which disable() does not know), and make sure they are gone
+  for (const definition of patched) {
+    if (definition.moduleExports !== undefined) definition.unpatch?.(definition.moduleExports)
+  }
+  expect((http.request as { __wrapped?: boolean }).__wrapped).toBeUndefined()
+  expect((http.Server.prototype.emit as { __wrapped?: boolean }).__wrapped).toBeUndefined()
   await provider.shutdown()
   trace.disable()
   context.disable()
