@@ -7,12 +7,12 @@
  * | --- | --- |
  * | `POST /TraceSummaries`, `/Traces`, `/ServiceGraph`, `/TraceGraph` | as the AWS API ({@link getTraceSummaries} and the others) |
  * | `GET /api/events` | Server-Sent Events: `trace` (added, updated, evicted), `finding`, `cleared`, and `sampling` (a {@link SamplingReport}); a reader too slow for them gets `dropped` (how many) |
- * | `GET /api/events?batch=<50–5000 ms>` | the same, at most one event of each kind per interval: `traces` (`{ added, updated, evicted, ids, more }`, at most {@link MAX_BATCH_IDS} ids), `findings` (`{ count, recent }`), `cleared`, `sampling` |
+ * | `GET /api/events?batch=<50–5000 ms>` | the same, at most one event of each kind per interval: `traces` (`{ added, updated, evicted, ids, changes, more }`, at most {@link MAX_BATCH_IDS} ids, each with the store's change count at its latest change), `findings` (`{ count, recent }`), `cleared`, `sampling` |
  * | `GET /api/lint` | `{ findings, traces }`: the findings listed (newest first) and, per kept trace with any, its documents' and its own findings ({@link TraceStore.lintAll}) |
  * | `GET /api/lint?trace=<id>` | one trace's findings ({@link TraceStore.lint}); 404 when it is not kept |
  * | `GET /api/stats` | the store's counts ({@link TraceStore.stats}) |
  * | `GET /api/sampling` | the sampling rules, reports and counts ({@link SamplingService.snapshot}) |
- * | `POST /api/list` | the page's trace list ({@link listTraces}), with each row's count of lint findings |
+ * | `POST /api/list` | the page's trace list ({@link listTraces}), with each row's count of lint findings and the store's `change` count it was read at |
  * | `POST /api/clear` | removes every kept trace ({@link TraceStore.clear}); `{ "traces": n }` |
  * | `POST /api/import` | documents from a `BatchGetTraces` answer or an array into the store; `{ documents, traces, rejected }` |
  * | `GET /api` | the list of routes |
@@ -65,8 +65,10 @@ const READ_ROUTES: Record<string, ReadRoute> = {
 // the page's own POST routes, beside X-Ray's
 const PAGE_ROUTES: Record<string, (store: TraceStore, request: unknown) => unknown> = {
   '/api/list': (store, request) => {
+    // read with the list (nothing runs between): events with a later change are news to it
+    const change = store.changes
     const result = listTraces(store, request)
-    return { ...result, rows: result.rows.map(row => ({ ...row, findings: countFindings(store, row.summary.Id) })) }
+    return { ...result, change, rows: result.rows.map(row => ({ ...row, findings: countFindings(store, row.summary.Id) })) }
   },
   '/api/clear': store => ({ traces: store.clear() }),
   '/api/import': importTraces
@@ -154,7 +156,7 @@ function streamEvents (store: TraceStore, sampling: SamplingService | undefined,
   let flush: ReturnType<typeof setInterval> | null = null
   if (Number.isFinite(batchMs) && batchMs >= 50 && batchMs <= 5000) {
     // at most one event of each kind per interval, whatever the rate of arrivals
-    const batch = { added: 0, updated: 0, evicted: 0, ids: new Set<string>(), findings: 0, recent: [] as unknown[] }
+    const batch = { added: 0, updated: 0, evicted: 0, ids: new Map<string, number>(), findings: 0, recent: [] as unknown[] }
     send = event => {
       if (event.type === 'cleared') { write('cleared', event); return }
       if (event.type === 'finding') {
@@ -165,12 +167,12 @@ function streamEvents (store: TraceStore, sampling: SamplingService | undefined,
       if (event.type === 'trace-added') batch.added++
       else if (event.type === 'trace-updated') batch.updated++
       else batch.evicted++
-      if (event.type !== 'trace-evicted' && batch.ids.size < MAX_BATCH_IDS) batch.ids.add(event.traceId)
+      if (event.type !== 'trace-evicted' && (batch.ids.size < MAX_BATCH_IDS || batch.ids.has(event.traceId))) batch.ids.set(event.traceId, event.change)
     }
     flush = setInterval(() => {
       if (batch.added + batch.updated + batch.evicted > 0) {
         const n = batch.added + batch.updated
-        write('traces', { added: batch.added, updated: batch.updated, evicted: batch.evicted, ids: [...batch.ids], more: n > batch.ids.size })
+        write('traces', { added: batch.added, updated: batch.updated, evicted: batch.evicted, ids: [...batch.ids.keys()], changes: [...batch.ids.values()], more: n > batch.ids.size })
         batch.added = batch.updated = batch.evicted = 0
         batch.ids.clear()
       }

@@ -74,6 +74,8 @@ export type StoreEvent =
     type: 'trace-added' | 'trace-updated'
     /** The trace's id. */
     traceId: string
+    /** `TraceStore.changes` after this change: a list read at that count or later already shows it. */
+    change: number
   }
   | {
     /** A trace was evicted to stay within the bounds. */

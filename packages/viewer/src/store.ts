@@ -116,6 +116,7 @@ export class TraceStore {
   private oldest: Entry | null = null
   private newest: Entry | null = null
   private readonly listeners = new Set<(event: StoreEvent) => void>()
+  private changeCount = 0
   private readonly recent: LintFinding[] = []
   private readonly counts = {
     bytes: 0,
@@ -305,7 +306,18 @@ export class TraceStore {
   }
 
   private emit (type: 'trace-added' | 'trace-updated' | 'trace-evicted', traceId: string): void {
-    if (this.listeners.size > 0) this.dispatch({ type, traceId })
+    if (type === 'trace-evicted') { if (this.listeners.size > 0) this.dispatch({ type, traceId }); return }
+    this.changeCount++
+    if (this.listeners.size > 0) this.dispatch({ type, traceId, change: this.changeCount })
+  }
+
+  /**
+   * How many times a trace was added or updated since the store was made: it grows with every
+   * accepted document, so a reader that lists the traces at count `n` knows any
+   * `trace-added`/`trace-updated` event with `change <= n` is already in what it read.
+   */
+  get changes (): number {
+    return this.changeCount
   }
 
   private dispatch (event: StoreEvent): void {

@@ -112,7 +112,7 @@ describe('the routes of the page', () => {
       req.on('error', reject)
     })
     const data = /event: trace\ndata: (.*)\n\n/.exec(events)![1]
-    expect(JSON.parse(data)).toEqual({ type: 'trace-added', traceId: TRACE_ID })
+    expect(JSON.parse(data)).toEqual({ type: 'trace-added', traceId: TRACE_ID, change: 1 })
   })
 
   it('/api/events drops events for a reader that does not keep up, and says how many', async () => {
@@ -210,6 +210,45 @@ describe('the page\'s own routes', () => {
     expect(list.rows[0].segments).toEqual([{ name: 'api', count: 1, inferred: false }, { name: 'backend', count: 1, inferred: false }])
     const bad = await raw('/api/list', { method: 'POST', body: JSON.stringify({ StartTime: T0 - 60, EndTime: T0 + 60, Limit: 0 }) })
     expect([bad.status, JSON.parse(bad.body)]).toEqual([400, { __type: 'InvalidRequestException', message: 'Limit must be a positive integer' }])
+  })
+
+  it('POST /api/list says the store\'s change count it read at; batched events name each trace\'s latest change, so a page can tell news from what it shows', async () => {
+    const first = `1-6553f100-${'1'.repeat(24)}`
+    const second = `1-6553f100-${'2'.repeat(24)}`
+    const events = await new Promise<Array<{ ids: string[], changes: number[] }>>((resolve, reject) => {
+      const got: Array<{ ids: string[], changes: number[] }> = []
+      const req = http.get({ host: '127.0.0.1', port, path: '/api/events?batch=50', agent: false }, res => {
+        let text = ''
+        let sent = false
+        res.setEncoding('utf8')
+        res.on('data', (c: string) => {
+          text += c
+          if (!sent && text.includes('\n\n')) {
+            sent = true
+            store.ingest(datagram(segment('api', 0, 1, { trace_id: first })))
+            store.ingest(datagram(segment('api', 0, 1, { trace_id: second })))
+            store.ingest(datagram(segment('api', 0, 1, { trace_id: first, id: 'a'.repeat(16) })))
+          }
+          for (const m of text.matchAll(/event: traces\ndata: (.*)\n\n/g)) got.push(JSON.parse(m[1]))
+          text = text.replace(/event: traces\ndata: .*\n\n/g, '')
+          if (got.flatMap(b => b.ids).length >= 2) { req.destroy(); resolve(got) }
+        })
+      })
+      req.on('error', reject)
+    })
+    const latest = new Map<string, number>()
+    for (const b of events) {
+      expect(b.changes).toHaveLength(b.ids.length)
+      b.ids.forEach((id, i) => latest.set(id, b.changes[i]))
+    }
+    expect(Object.fromEntries(latest)).toEqual({ [first]: 3, [second]: 2 })
+    const read = async (): Promise<number> => (JSON.parse((await raw('/api/list', { method: 'POST', body: JSON.stringify({ StartTime: T0 - 60, EndTime: T0 + 60 }) })).body) as { change: number }).change
+    expect(await read()).toBe(3)
+    store.ingest(datagram(segment('api', 0, 1, { trace_id: second, id: 'b'.repeat(16) })))
+    expect(await read()).toBe(4)
+    // a rejected document changes nothing
+    store.ingest(Buffer.from('not a document'))
+    expect(await read()).toBe(4)
   })
 
   it('POST /api/import takes a BatchGetTraces answer, and POST /api/clear empties the store', async () => {

@@ -50,7 +50,7 @@ export interface TimeRange { start: number, end: number }
 export type ListRow = TraceListRow & { findings: number }
 
 /** The page's trace list: what matches `filter` in `range`. */
-export function listTraces (range: TimeRange, filter: string, signal?: AbortSignal): Promise<TraceListResult & { rows: ListRow[] }> {
+export function listTraces (range: TimeRange, filter: string, signal?: AbortSignal): Promise<TraceListResult & { rows: ListRow[], change: number }> {
   return post('/api/list', { StartTime: range.start, EndTime: range.end, FilterExpression: filter.trim() === '' ? undefined : filter, Limit: 1000 }, signal)
 }
 
@@ -123,9 +123,15 @@ export function listen (handler: (event: LiveEvent) => void): () => void {
   const source = new EventSource('/api/events?batch=250')
   const parse = (e: Event): unknown => { try { return JSON.parse(String((e as MessageEvent<unknown>).data)) } catch { return null } }
   source.addEventListener('traces', e => {
-    const v = parse(e) as { ids?: unknown, evicted?: unknown } | null
-    const ids = Array.isArray(v?.ids) ? v.ids.filter((id): id is string => typeof id === 'string') : []
-    for (const traceId of ids) handler({ kind: 'trace', event: { type: 'trace-updated', traceId } })
+    const v = parse(e) as { ids?: unknown, changes?: unknown, evicted?: unknown } | null
+    const ids: unknown[] = Array.isArray(v?.ids) ? v.ids : []
+    const changes: unknown[] = Array.isArray(v?.changes) ? v.changes : []
+    for (const [i, traceId] of ids.entries()) {
+      if (typeof traceId !== 'string') continue
+      // without a count (an older viewer), the change is news to any list
+      const change = typeof changes[i] === 'number' ? changes[i] : Number.MAX_SAFE_INTEGER
+      handler({ kind: 'trace', event: { type: 'trace-updated', traceId, change } })
+    }
     if (ids.length === 0 && typeof v?.evicted === 'number' && v.evicted > 0) handler({ kind: 'trace', event: { type: 'trace-evicted', traceId: '' } })
   })
   source.addEventListener('findings', e => {

@@ -48,11 +48,14 @@ export function TraceList (props: { filter: string, range: RangeName }) {
   pausedRef.current = paused
   const filterInput = useRef<HTMLInputElement | null>(null)
   const [reload, setReload] = useState(0)
+  // the store's change count the shown list was read at: events at or below it are in it
+  const shownChange = useRef(0)
 
   useEffect(() => {
     const abort = new AbortController()
     setLoading(true)
     listTraces(rangeOf(props.range), props.filter, abort.signal).then(result => {
+      shownChange.current = typeof result.change === 'number' ? result.change : 0
       setRows(result.rows)
       setMatched(result.matched)
       setError(null)
@@ -68,8 +71,11 @@ export function TraceList (props: { filter: string, range: RangeName }) {
   useEffect(() => {
     let timer: ReturnType<typeof setTimeout> | null = null
     const stop = listen(event => {
-      if (event.kind === 'connection') { setLive(event.open); return }
+      // a viewer restarted on the same address counts changes from 0 again
+      if (event.kind === 'connection') { if (event.open) shownChange.current = 0; setLive(event.open); return }
       if (event.kind !== 'trace' && event.kind !== 'cleared') return
+      // already in the list shown (the list was read after this change)
+      if (event.kind === 'trace' && 'change' in event.event && event.event.change <= shownChange.current) return
       if (pausedRef.current) {
         if (event.kind === 'trace' && event.event.type !== 'cleared' && event.event.type !== 'finding' && event.event.traceId !== '') {
           const id = event.event.traceId
