@@ -6,8 +6,11 @@ const config: Config = {
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true }]
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true }],
+    // the Lambda invoke store, as it is, but loading node:async_hooks in a way jest can serve
+    '/@aws/lambda-invoke-store/dist-cjs/.+\\.js$': '<rootDir>/test/helpers/dynamic-import-as-require.cjs'
   },
+  transformIgnorePatterns: ['/node_modules/(?!.*@aws/lambda-invoke-store/)'],
   // In-process tests run the TypeScript sources; examples and child processes use dist/.
   moduleNameMapper: {
     '^@xraykit/core/cls-hooked$': '<rootDir>/packages/core/src/cls-hooked.ts',

@@ -6,7 +6,7 @@ export type {
 } from './sdk'
 export { captureSQSHandler } from './sqs'
 export type { CaptureSQSHandlerOptions } from './sqs'
-export { captureLambdaHandler, enableLambda, LambdaContext, LambdaFacadeSegment } from './lambda'
+export { captureLambdaHandler, enableLambda, lambdaTraceHeader, LambdaContext, LambdaFacadeSegment } from './lambda'
 export type { CaptureLambdaHandlerOptions } from './lambda'
 export { applyOriginPlugins } from './plugins'
 export type { OriginInfo, OriginPlugin, OriginPluginOptions } from './plugins'

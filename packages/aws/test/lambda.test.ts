@@ -4,8 +4,8 @@ import * as crypto from 'node:crypto'
 import * as http from 'node:http'
 import { GetItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { AsyncContext, captureHTTPClients, Recorder, releaseHTTPClients, XrayOptionsError } from '@xraykit/core'
+import type { Segment } from '@xraykit/core'
 import { captureAWSClient, captureLambdaHandler, enableLambda, LambdaFacadeSegment } from '@xraykit/aws'
-import type { LambdaContext } from '@xraykit/aws'
 import { TestDaemon } from '../../../test/helpers/daemon'
 import { expectValidDatagrams, memoryLogger, RecordingServer } from './util'
 import type { Doc } from './util'
@@ -85,8 +85,9 @@ describe('Lambda', () => {
     }, { recorder })
     await expect(handler({ n: 21 })).resolves.toBe(42)
     const [doc] = await daemon.waitForDocuments(1)
-    expect(doc).toMatchObject({ name: 'work', type: 'subsegment', trace_id: inv.root, parent_id: inv.parent, annotations: { n: 21 } })
-    expect(doc.subsegments).toEqual([expect.objectContaining({ name: 'inner' })])
+    // the invocation's own subsegment, as Powertools Tracer names and annotates it
+    expect(doc).toMatchObject({ name: '## handler', type: 'subsegment', trace_id: inv.root, parent_id: inv.parent, annotations: { ColdStart: false }, metadata: { default: { 'handler response': 42 } } })
+    expect(doc.subsegments).toEqual([expect.objectContaining({ name: 'work', annotations: { n: 21 }, subsegments: [expect.objectContaining({ name: 'inner' })] })])
     expect(daemon.documents.filter(d => d.type !== 'subsegment' || d.id === inv.parent)).toEqual([])
   })
 
@@ -107,14 +108,15 @@ describe('Lambda', () => {
         return
       }
       await recorder.captureAsync('work-2', async () => { gate.resolve(); await late })
-    }, { recorder })
+    }, { recorder, subsegment: false })
+    const facades: Array<Segment | undefined> = []
+    const seeing = captureLambdaHandler(async (event: { id: number }) => { facades.push(recorder.getSegment()); await handler(event) }, { recorder, subsegment: false })
 
     process.env._X_AMZN_TRACE_ID = first.header
-    await handler({ id: 1 })
-    const facade1 = (recorder.context as LambdaContext).facade()
+    await seeing({ id: 1 })
     process.env._X_AMZN_TRACE_ID = second.header
-    await handler({ id: 2 })
-    const facade2 = (recorder.context as LambdaContext).facade()
+    await seeing({ id: 2 })
+    const [facade1, facade2] = facades as [Segment, Segment]
     await daemon.waitForDocuments(3)
 
     expect(byName('work-1')).toMatchObject({ trace_id: first.root, parent_id: first.parent })
@@ -152,7 +154,7 @@ describe('Lambda', () => {
       await recorder.captureAsync('quiet', async () => {
         await ddb.send(new GetItemCommand({ TableName: 't', Key: { id: { S: '1' } } }))
       })
-    }, { recorder })
+    }, { recorder, subsegment: false })
     process.env._X_AMZN_TRACE_ID = unsampled.header
     await handler()
     expect(server.seen[before].headers['x-amzn-trace-id']).toBe(`Root=${unsampled.root};Sampled=0;Lineage=a87bd80c:1`)
@@ -176,7 +178,7 @@ describe('Lambda', () => {
     await expect(handler(2)).resolves.toBe(3)
     process.env._X_AMZN_TRACE_ID = 'Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1'
     await expect(handler(3)).resolves.toBe(4)
-    expect(logger.lines.filter(l => l.level !== 'debug')).toEqual([expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/_X_AMZN_TRACE_ID is missing or has no valid Root and Parent/) })])
+    expect(logger.lines.filter(l => l.level !== 'debug')).toEqual([expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/no trace header with a valid Root and Parent \(invoke store, context.xRayTraceId, _X_AMZN_TRACE_ID\)/) })])
     const marker = invocation()
     process.env._X_AMZN_TRACE_ID = marker.header
     await handler(4)
@@ -195,7 +197,7 @@ describe('Lambda', () => {
       recorder.endSegment()
       await recorder.captureAsync('after', async () => {})
       return facade
-    }, { recorder })
+    }, { recorder, subsegment: false })
     const facade = await handler()
     await daemon.waitForDocuments(1)
     expect(facade.toJSON()).not.toHaveProperty('annotations')
@@ -215,7 +217,7 @@ describe('Lambda', () => {
     const before = server.seen.length
     const handler = captureLambdaHandler(async () => await new Promise<number>((resolve, reject) => {
       http.get(server.url + '/ping', (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)) }).on('error', reject)
-    }), { recorder })
+    }), { recorder, subsegment: false })
     await expect(handler()).resolves.toBe(200)
     const [doc] = await daemon.waitForDocuments(1)
     expect(doc).toMatchObject({ namespace: 'remote', type: 'subsegment', trace_id: inv.root, parent_id: inv.parent, http: { response: { status: 200 } } })
