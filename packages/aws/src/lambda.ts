@@ -382,6 +382,13 @@ export function captureLambdaHandler<H extends (...args: any[]) => unknown> (han
   return wrapped as unknown as H
 }
 
+/** An error the wrapper records itself: its message, no stack of the wrapper's own frames. */
+function lambdaError (message: string): Error {
+  const err = new Error(message)
+  err.stack = `Error: ${message}`
+  return err
+}
+
 interface Outcome { value?: unknown, error?: unknown, failed: boolean }
 
 // How long before the invocation's deadline its subsegment is closed, if still open.
@@ -438,8 +445,9 @@ function runInvocation (settings: HandlerSettings, streaming: boolean, call: (..
   }
 
   // Lambda stops an invocation at its deadline: its subsegment goes out just before, marked
+  let handlerSettled = false
   const deadline = sub === null ? null : deadlineTimer(lambdaContext, () => {
-    end({ error: new Error('the invocation ran out of time (Lambda timeout) before its handler settled'), failed: true })
+    end({ error: lambdaError(handlerSettled ? 'the response stream was not finished when the invocation ran out of time (Lambda timeout)' : 'the invocation ran out of time (Lambda timeout) before its handler settled'), failed: true })
     void flush()
   })
   const settle = end
@@ -459,10 +467,11 @@ function runInvocation (settings: HandlerSettings, streaming: boolean, call: (..
   }
   return Promise.resolve(result).then(
     async (value) => {
+      handlerSettled = true
       if (stream !== null) {
         const done = await streamDone(stream, remainingMs(lambdaContext))
         if (done.error !== undefined) end({ error: done.error, failed: true })
-        else if (!done.finished) end({ error: new Error('the response stream was not finished (closed early, or still open when the invocation ran out of time)'), failed: true })
+        else if (!done.finished) end({ error: lambdaError('the response stream did not finish (closed early, or still open when the wait for it ran out)'), failed: true })
         else end({ value: undefined, failed: false })
       } else {
         end({ value, failed: false })

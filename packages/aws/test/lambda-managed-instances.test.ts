@@ -173,7 +173,7 @@ describe('Lambda Managed Instances: concurrent invocations through the invoke st
     const others = Array.from({ length: 8 }, () => newInvocation())
     const running = others.map((inv, i) => invoke(handler, { id: i + 1 }, inv))
     gate.resolve()
-    await Promise.all([...running, late])
+    await Promise.all([...running, late as Promise<void> | null])
     await drain(recorder)
     const handlerDoc = daemon.documents.find(d => d.trace_id === first.root && d.name === '## handler')!
     expect(daemon.documents.filter(d => d.name === 'late-0')).toEqual([expect.objectContaining({ trace_id: first.root, parent_id: handlerDoc.id, annotations: { id: 0 } })])

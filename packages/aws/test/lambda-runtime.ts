@@ -59,3 +59,9 @@ export function deferred<T = void> (): { promise: Promise<T>, resolve: (value: T
   const promise = new Promise<T>(r => { resolve = r })
   return { promise, resolve }
 }
+
+/** Runs `fn` inside the store as invocation `inv` (for calls that pass their own arguments). */
+export async function asInvocation<R> (inv: Invocation, fn: () => R): Promise<R> {
+  const store = await invokeStore()
+  return store.run({ [InvokeStoreBase.PROTECTED_KEYS.REQUEST_ID]: inv.requestId, [InvokeStoreBase.PROTECTED_KEYS.X_RAY_TRACE_ID]: inv.header }, fn)
+}
