@@ -49,6 +49,29 @@ function raw (path: string, options: { method?: string, host?: string, body?: st
   })
 }
 
+/**
+ * Opens `/api/events?batch=<ms>`, calls `send` once the stream is open, and resolves with the
+ * `traces` events read until `enough` says so.
+ */
+function readBatches<T> (batchMs: number, send: () => void, enough: (got: T[]) => boolean): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const got: T[] = []
+    const req = http.get({ host: '127.0.0.1', port, path: `/api/events?batch=${batchMs}`, agent: false }, res => {
+      let text = ''
+      let sent = false
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => {
+        text += c
+        if (!sent && text.includes('\n\n')) { sent = true; send() }
+        for (const m of text.matchAll(/event: traces\ndata: (.*)\n\n/g)) got.push(JSON.parse(m[1]) as T)
+        text = text.replace(/event: traces\ndata: .*\n\n/g, '')
+        if (enough(got)) { req.destroy(); resolve(got) }
+      })
+    })
+    req.on('error', reject)
+  })
+}
+
 function checkout (status: number): Record<string, unknown> {
   const ddb = sub('DynamoDB', 0.1, 0.2, { namespace: 'aws', aws: { operation: 'GetItem', table_name: 'users' } })
   return segment('api', 0, 1, { http: httpData('GET', 'http://api/checkout', status), annotations: { tenant: 'acme' }, subsegments: [ddb] })
@@ -142,27 +165,12 @@ describe('the routes of the page', () => {
   })
 
   it('/api/events?batch= sends one traces event per interval, however many documents arrive, naming at most 200 ids', async () => {
-    const batches = await new Promise<Array<{ added: number, updated: number, evicted: number, ids: string[], more: boolean }>>((resolve, reject) => {
-      const got: Array<{ added: number, updated: number, evicted: number, ids: string[], more: boolean }> = []
-      const req = http.get({ host: '127.0.0.1', port, path: '/api/events?batch=100', agent: false }, res => {
-        let text = ''
-        let sent = false
-        res.setEncoding('utf8')
-        res.on('data', (c: string) => {
-          text += c
-          if (!sent && text.includes('\n\n')) {
-            sent = true
-            // 500 new traces, then 20 updates of the first, all within one interval
-            for (let i = 0; i < 500; i++) store.ingest(datagram(segment('api', 0, 1, { trace_id: `1-6553f100-${i.toString(16).padStart(24, '0')}` })))
-            for (let i = 0; i < 20; i++) store.ingest(datagram(segment('api', 0, 1, { trace_id: `1-6553f100-${'0'.repeat(24)}`, id: `${i.toString(16).padStart(4, '0')}000000000000` })))
-          }
-          for (const m of text.matchAll(/event: traces\ndata: (.*)\n\n/g)) got.push(JSON.parse(m[1]))
-          text = text.replace(/event: traces\ndata: .*\n\n/g, '')
-          if (got.reduce((n, b) => n + b.added + b.updated, 0) >= 520) { req.destroy(); resolve(got) }
-        })
-      })
-      req.on('error', reject)
-    })
+    interface Batch { added: number, updated: number, evicted: number, ids: string[], changes: number[], more: boolean }
+    const batches = await readBatches<Batch>(100, () => {
+      // 500 new traces, then 20 updates of the first, all within one interval
+      for (let i = 0; i < 500; i++) store.ingest(datagram(segment('api', 0, 1, { trace_id: `1-6553f100-${i.toString(16).padStart(24, '0')}` })))
+      for (let i = 0; i < 20; i++) store.ingest(datagram(segment('api', 0, 1, { trace_id: `1-6553f100-${'0'.repeat(24)}`, id: `${i.toString(16).padStart(4, '0')}000000000000` })))
+    }, got => got.reduce((n, b) => n + b.added + b.updated, 0) >= 520)
     expect(batches.length).toBeLessThanOrEqual(2)
     expect(batches.reduce((n, b) => n + b.added, 0)).toBe(500)
     expect(batches.reduce((n, b) => n + b.updated, 0)).toBe(20)
@@ -215,27 +223,11 @@ describe('the page\'s own routes', () => {
   it('POST /api/list says the store\'s change count it read at; batched events name each trace\'s latest change, so a page can tell news from what it shows', async () => {
     const first = `1-6553f100-${'1'.repeat(24)}`
     const second = `1-6553f100-${'2'.repeat(24)}`
-    const events = await new Promise<Array<{ ids: string[], changes: number[] }>>((resolve, reject) => {
-      const got: Array<{ ids: string[], changes: number[] }> = []
-      const req = http.get({ host: '127.0.0.1', port, path: '/api/events?batch=50', agent: false }, res => {
-        let text = ''
-        let sent = false
-        res.setEncoding('utf8')
-        res.on('data', (c: string) => {
-          text += c
-          if (!sent && text.includes('\n\n')) {
-            sent = true
-            store.ingest(datagram(segment('api', 0, 1, { trace_id: first })))
-            store.ingest(datagram(segment('api', 0, 1, { trace_id: second })))
-            store.ingest(datagram(segment('api', 0, 1, { trace_id: first, id: 'a'.repeat(16) })))
-          }
-          for (const m of text.matchAll(/event: traces\ndata: (.*)\n\n/g)) got.push(JSON.parse(m[1]))
-          text = text.replace(/event: traces\ndata: .*\n\n/g, '')
-          if (got.flatMap(b => b.ids).length >= 2) { req.destroy(); resolve(got) }
-        })
-      })
-      req.on('error', reject)
-    })
+    const events = await readBatches<{ ids: string[], changes: number[] }>(50, () => {
+      store.ingest(datagram(segment('api', 0, 1, { trace_id: first })))
+      store.ingest(datagram(segment('api', 0, 1, { trace_id: second })))
+      store.ingest(datagram(segment('api', 0, 1, { trace_id: first, id: 'a'.repeat(16) })))
+    }, got => got.flatMap(b => b.ids).length >= 2)
     const latest = new Map<string, number>()
     for (const b of events) {
       expect(b.changes).toHaveLength(b.ids.length)
