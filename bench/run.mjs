@@ -2,6 +2,7 @@
 //            [--frameworks express,koa,fastify] [--sampling all,default]
 //            [--variants bare,xraykit,official,otel] [--emit-only] [--no-emit]
 //            [--receiver-poll 2]   (ms the receiver sleeps between drains; 0: woken per datagram)
+//            [--node 24]   (servers and load on that Node.js line, fetched from the npm registry)
 //   more variants: xraykit-scoped (asyncContext: false), als (AsyncLocalStorage alone)
 //
 // Starts one server per variant (pinned to CPU 0 where taskset exists), loads them in
@@ -13,7 +14,7 @@ import { once } from 'node:events'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { median, pin, pinning, serverStats, startLoadDriver, startReceiver, startServer } from './harness.cjs'
+import { currentNode, median, nodeVersion, pin, pinning, serverStats, startLoadDriver, startReceiver, startServer, useNode } from './harness.cjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const { values: opts } = parseArgs({
@@ -28,9 +29,11 @@ const { values: opts } = parseArgs({
     segments: { type: 'string', default: '100000' },
     'receiver-poll': { type: 'string', default: '2' },
     'emit-only': { type: 'boolean', default: false },
-    'no-emit': { type: 'boolean', default: false }
+    'no-emit': { type: 'boolean', default: false },
+    node: { type: 'string' }
   }
 })
+if (opts.node !== undefined) useNode(opts.node)
 const list = s => s.split(',').map(x => x.trim()).filter(Boolean)
 const LABEL = {
   bare: 'bare',
@@ -115,6 +118,7 @@ async function loadBench (framework, sampling) {
 
 async function emitBench () {
   const child = fork(join(here, 'emit.cjs'), [opts.segments, opts.rounds], {
+    execPath: currentNode(),
     env: { ...process.env, AWS_XRAY_DAEMON_ADDRESS: daemonAddress },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
@@ -143,7 +147,7 @@ async function emitBench () {
   }
 }
 
-console.log(`Node ${process.version}, UDP receiver: ${receiver.kind}, ${opts.connections} connections, ${opts.warmup} s warm-up + ${opts.duration} s per run, ${opts.rounds} rounds${pinning ? ', server on CPU 0, load on CPU 1' : ''}`)
+console.log(`Node.js ${nodeVersion()}, UDP receiver: ${receiver.kind}, ${opts.connections} connections, ${opts.warmup} s warm-up + ${opts.duration} s per run, ${opts.rounds} rounds${pinning ? ', server on CPU 0, load on CPU 1' : ''}`)
 if (!opts['emit-only']) {
   for (const framework of list(opts.frameworks)) {
     for (const sampling of list(opts.sampling)) await loadBench(framework, sampling)
