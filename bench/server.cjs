@@ -1,7 +1,7 @@
 'use strict'
 // One benchmark server: node server.cjs <framework> <variant> <sampling>
 //   framework: express | koa | fastify
-//   variant:   bare | xraykit | xraykit-scoped | xraykit-turn | official | otel | als
+//   variant:   bare | xraykit | xraykit-scoped | xraykit-turn | xraykit-nosend | official | otel | als
 //   sampling:  all | default | rate=<r> (xraykit only: a rules document sampling a share r of
 //              requests and no fixed target, to see how its cost follows the share sampled)
 // Every variant serves GET /hello: one small async hop inside one custom subsegment (span),
@@ -39,6 +39,9 @@ if (variant === 'xraykit') {
   xray.xrayRecorder.configure({ service: 'bench', sampling: sampling === 'all' ? 'all' : rules })
   // the daemon address as the recorder parsed it from AWS_XRAY_DAEMON_ADDRESS
   if (requested === 'xraykit-turn') xray.xrayRecorder.configure({ emitter: new xray.UdpEmitter({ address: xray.xrayRecorder.options.udp, batchMs: 0 }) })
+  // 'xraykit-nosend': every document built and handed to an emitter that drops it (a
+  // diagnostic: what the sends cost)
+  if (requested === 'xraykit-nosend') xray.xrayRecorder.configure({ emitter: { send () {}, flush: async () => {}, close: async () => {} } })
 }
 
 // The custom subsegment around the async hop, in each variant's own API.
