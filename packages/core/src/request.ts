@@ -14,6 +14,7 @@ import { TraceHeader } from './trace-header'
 import type { IncomingTrace } from './trace-context'
 import { incomingTrace } from './trace-context'
 import { newTraceId } from './ids'
+import { AsyncContext } from './context'
 
 /** Options every adapter accepts. */
 export interface RequestTracingOptions {
@@ -72,6 +73,8 @@ const MAX_FIELD = 250
 const addListener = EventEmitter.prototype.on
 // Servers already flushed on close (a server may be traced by several middlewares).
 const watchedServers = new WeakSet<object>()
+// The contexts whose unsampled state each server's connections begin in.
+const unsampledConnections = new WeakMap<object, WeakSet<object>>()
 const clip = (s: string): string => truncateChars(s, MAX_FIELD)
 
 /**
@@ -340,16 +343,53 @@ export class RequestTracer {
     if (xray instanceof RequestContext && typeof route === 'string' && route.length > 0) xray.route = route
   }
 
+  /**
+   * Prepares `server` before its first traced request, for adapters that know it up front
+   * (Fastify's `app.server`); others are prepared at their first sampled request. Its
+   * connections then start out in the unsampled state, and when the server closes, what is
+   * in flight is flushed. Not a server (no `prependListener`): nothing happens.
+   */
+  watch (server: object): void {
+    if (server === null || typeof server !== 'object' || server === this.lastServer) return
+    this.watchServer(server)
+  }
+
   /** When a server that served traced requests closes, what is in flight is flushed. */
   private watchServer (server: object): void {
     this.lastServer = server
     if (this.onServer !== null) this.onServer(server)
+    this.startConnectionsUnsampled(server)
     if (watchedServers.has(server) || typeof (server as Partial<EventEmitter>).once !== 'function') return
     watchedServers.add(server)
     const recorder = this.recorder
     ;(server as EventEmitter).once('close', () => {
       recorder.flush().catch((err: unknown) => recorder.once.error('flush-on-close', { err }, 'flushing on server close failed; ignored'))
     })
+  }
+
+  /**
+   * Each connection the server accepts from now on begins in the async context an
+   * unsampled request runs in. `AsyncLocalStorage.run` given the store that is already
+   * current runs the function as it is, where otherwise (Node 24) it makes two context
+   * frames, one to enter and one to restore: so the requests that are not sampled, most of
+   * them under the default rule, enter their context for nothing. Code on such a
+   * connection outside any request (its own 'connection' listeners) then finds the
+   * unsampled state: `xrayRecorder` calls there do nothing instead of reporting a missing
+   * context. Only with the default async context, and once per server and context.
+   */
+  private startConnectionsUnsampled (server: object): void {
+    const context = this.recorder.options.context
+    if (!this.asyncContext || !(context instanceof AsyncContext)) return
+    const emitter = server as Partial<EventEmitter>
+    if (typeof emitter.prependListener !== 'function') return
+    let contexts = unsampledConnections.get(server)
+    if (contexts === undefined) unsampledConnections.set(server, contexts = new WeakSet())
+    if (contexts.has(context)) return
+    contexts.add(context)
+    const unsampled = noopSubsegment().segment
+    // first among the listeners, so that Node's own (which makes the connection's HTTP
+    // parser, and for HTTPS its TLS socket) runs in the context it enters
+    emitter.prependListener('connection', () => { context.enterWith(unsampled) })
   }
 
   private hostName (host: string | undefined): string {

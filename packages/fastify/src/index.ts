@@ -29,6 +29,8 @@ const plugin: FastifyPluginCallback<XrayFastifyOptions> = function xrayPlugin (a
     return
   }
   app.decorateRequest('xray', null as unknown as XrayRequestContext)
+  // the server is known before its first request: its connections are prepared from the start
+  tracer.watch(app.server)
   app.addHook('onRequest', function xrayStart (request, reply, next) {
     const route = request as FastifyRequest & RouteInfo
     // routeOptions builds a new object on every read: read it once. The old names are only
