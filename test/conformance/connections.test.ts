@@ -7,7 +7,7 @@ import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type expressModule from 'express'
 import type koaModule from 'koa'
-import { MemoryEmitter, Recorder } from '@xraykit/core'
+import { MemoryEmitter, Recorder, RequestTracer } from '@xraykit/core'
 import { xrayMiddleware as expressMiddleware } from '@xraykit/express'
 import { xrayMiddleware as koaMiddleware } from '@xraykit/koa'
 import { xrayPlugin } from '@xraykit/fastify'
@@ -120,6 +120,10 @@ describe('what code on such a connection outside a request finds', () => {
     await app.close()
     expect(found).toEqual([false])
     expect(lines).toEqual([])
+
+    // what is not a server changes nothing and never throws
+    const tracer = new RequestTracer({ recorder })
+    for (const notServer of [null, undefined, 7, 'server', {}, new Proxy({}, { get () { throw new Error('refuses') } })]) expect(() => tracer.watch(notServer as object)).not.toThrow()
 
     const plain = Fastify()
     await plain.register(xrayPlugin, { recorder, asyncContext: false })

@@ -351,7 +351,11 @@ export class RequestTracer {
    */
   watch (server: object): void {
     if (server === null || typeof server !== 'object' || server === this.lastServer) return
-    this.watchServer(server)
+    try {
+      this.watchServer(server)
+    } catch (err) {
+      this.recorder.once.error('watch-server', { err }, 'preparing a server failed; its requests are traced as usual')
+    }
   }
 
   /** When a server that served traced requests closes, what is in flight is flushed. */
