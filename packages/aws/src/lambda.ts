@@ -216,6 +216,8 @@ const OPTION_KEYS = ['recorder', 'subsegment', 'service', 'captureResponse', 'ca
 interface HandlerSettings {
   recorder: Recorder
   name: string | null
+  /** The response's metadata key: the subsegment's name without its `##`, then ` response`. */
+  responseKey: string
   service: string | null
   captureResponse: boolean
   captureError: boolean
@@ -247,6 +249,7 @@ function checkOptions (options: unknown, handlerName: string): HandlerSettings {
   return {
     recorder,
     name,
+    responseKey: `${(name ?? '').replace(/^#+\s*/, '')} response`,
     service,
     captureResponse: o.captureResponse ?? switchedOn('POWERTOOLS_TRACER_CAPTURE_RESPONSE'),
     captureError: o.captureError ?? switchedOn('POWERTOOLS_TRACER_CAPTURE_ERROR')
@@ -418,16 +421,19 @@ function runInvocation (settings: HandlerSettings, streaming: boolean, call: (..
     sub.putAnnotation('ColdStart', cold)
     if (settings.service !== null) sub.putAnnotation('Service', settings.service)
   }
-  const metadataKey = `${(settings.name ?? '').replace(/^#+\s*/, '')} response`
   const namespace = settings.service ?? undefined
-  let end = (outcome: Outcome): void => {
+  // Lambda stops an invocation at its deadline: its subsegment goes out just before, marked
+  let deadline: ReturnType<typeof setTimeout> | null = null
+  let handlerSettled = false
+  const end = (outcome: Outcome): void => {
+    if (deadline !== null) { clearTimeout(deadline); deadline = null }
     context.release(facade)
     if (sub === null || sub.isClosed) return
     if (outcome.failed) {
       if (settings.captureError) sub.addError(outcome.error)
       else sub.addFaultFlag()
     } else if (settings.captureResponse && outcome.value !== undefined) {
-      sub.putMetadata(metadataKey, outcome.value, namespace)
+      sub.putMetadata(settings.responseKey, outcome.value, namespace)
     }
     sub.close()
   }
@@ -444,14 +450,12 @@ function runInvocation (settings: HandlerSettings, streaming: boolean, call: (..
     }
   }
 
-  // Lambda stops an invocation at its deadline: its subsegment goes out just before, marked
-  let handlerSettled = false
-  const deadline = sub === null ? null : deadlineTimer(lambdaContext, () => {
-    end({ error: lambdaError(handlerSettled ? 'the response stream was not finished when the invocation ran out of time (Lambda timeout)' : 'the invocation ran out of time (Lambda timeout) before its handler settled'), failed: true })
-    void flush()
-  })
-  const settle = end
-  end = (outcome) => { if (deadline !== null) clearTimeout(deadline); settle(outcome) }
+  if (sub !== null) {
+    deadline = deadlineTimer(lambdaContext, () => {
+      end({ error: lambdaError(handlerSettled ? 'the response stream was not finished when the invocation ran out of time (Lambda timeout)' : 'the invocation ran out of time (Lambda timeout) before its handler settled'), failed: true })
+      void flush()
+    })
+  }
 
   let result: unknown
   try {
