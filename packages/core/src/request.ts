@@ -429,15 +429,38 @@ function peerAddress (socket: IncomingMessage['socket']): string {
   return address
 }
 
+// What Node's OutgoingMessage keeps of the Content-Length it wrote (Node 18+): the header's
+// value, or the length of a body written whole by end() before any header went out.
+interface SentLength {
+  _contentLength?: unknown
+  _hasBody?: unknown
+  useChunkedEncodingByDefault?: unknown
+  _removedContLen?: unknown
+  _header?: unknown
+}
+
 // `writeHead(status, headers)` without an earlier `setHeader` (Fastify, plain handlers)
-// writes the headers straight out, and `getHeader` never sees them: read the header block
-// that was sent instead.
+// writes the headers straight out, and `getHeader` never sees them.
 const SENT_CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d{1,15})[ \t]*\r\n/i
 
 function sentContentLength (res: ServerResponse): number | null {
   const fromHeader = contentLength(res.getHeader('content-length'))
   if (fromHeader !== null) return fromHeader
-  const sent = (res as { _header?: unknown })._header
+  const r = res as SentLength
+  const kept = r._contentLength
+  // Node sets it for every Content-Length header it writes: none went out
+  if (kept === null) return null
+  // A length Node worked out itself goes out as the header unless the response has no
+  // body (HEAD, 204, 304), is HTTP/1.0, declares trailers, or had the header removed; with
+  // none of those, the kept length is what was sent. Searching the header block that was
+  // sent costs far more: Node builds it piece by piece, and a search first copies it whole.
+  if (typeof kept === 'number' && Number.isSafeInteger(kept) && kept >= 0 && r._hasBody === true &&
+    r.useChunkedEncodingByDefault === true && r._removedContLen === false && !res.hasHeader('trailer')) return kept
+  return contentLengthSent(r._header)
+}
+
+// The Content-Length in a header block that was sent.
+function contentLengthSent (sent: unknown): number | null {
   if (typeof sent !== 'string') return null
   // the usual spellings first: a plain search is much cheaper than the regex
   let at = sent.indexOf('\r\ncontent-length:')

@@ -43,8 +43,15 @@ const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
 /** @internal A string as an ASCII JSON string literal. */
 export function jsonString (s: string): string {
   // most strings (methods, addresses, names, routes) need no escape, and quoting them is
-  // several times cheaper than JSON.stringify
-  return PLAIN.test(s) ? '"' + s + '"' : asciiJson(JSON.stringify(s))
+  // several times cheaper than JSON.stringify; a short one is checked character by
+  // character, which costs less than calling the regex
+  const n = s.length
+  if (n > 64) return PLAIN.test(s) ? '"' + s + '"' : asciiJson(JSON.stringify(s))
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return asciiJson(JSON.stringify(s))
+  }
+  return '"' + s + '"'
 }
 
 /**
@@ -56,12 +63,16 @@ export function formatTime (t: number): string {
   let micros = Math.round((t - seconds) * 1e6)
   if (micros >= 1e6) { seconds++; micros -= 1e6 }
   if (micros === 0) return String(seconds)
+  // the whole seconds are the same for most times in a row
+  if (seconds !== lastSeconds) { lastSeconds = seconds; lastSecondsDot = seconds + '.' }
   // six places, trailing zeros dropped, as JavaScript itself would print the number
   let places = 6
   while (micros % 10 === 0) { micros /= 10; places-- }
   const digits = micros < 10 ? 1 : micros < 100 ? 2 : micros < 1000 ? 3 : micros < 10000 ? 4 : micros < 100000 ? 5 : 6
-  return seconds + '.' + PAD[places - digits] + micros
+  return lastSecondsDot + PAD[places - digits] + micros
 }
+let lastSeconds = NaN
+let lastSecondsDot = ''
 
 function httpJson (http: NonNullable<Entity['http']>): string {
   let out = '{'
