@@ -7,9 +7,12 @@
 // trace), so the first one's list and map hold the example apps' traces alone, as the
 // screenshots in docs/images show them.
 import { statSync, mkdirSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import type { Viewer } from '@xraykit/viewer'
+import { startViewer } from '@xraykit/viewer'
+import type { SamplingTargetsAnswer, Viewer } from '@xraykit/viewer'
 import { FilterSyntaxError, parseFilter } from '../../packages/viewer/src/filter/parse'
 import {
   describeViolations, entities, expectRows, get, launchChromium, newId, newTraceId, parseDuration, requireBuiltPage, ROOT,
@@ -37,6 +40,7 @@ let browser: Browser | null = null
 let context: BrowserContext | null = null
 let viewer: Viewer | null = null
 let synthetic: Viewer | null = null
+let boosting: Promise<{ viewer: Viewer, dir: string }> | null = null
 const apps: App[] = []
 
 /** A detail tab of the trace page (its panel carries the same data-tab). */
@@ -60,7 +64,37 @@ afterAll(async () => {
   await browser?.close()
   await viewer?.close()
   await synthetic?.close()
+  const b = boosting === null ? null : await boosting.catch(() => null)
+  if (b !== null) {
+    await b.viewer.close()
+    await rm(b.dir, { recursive: true, force: true })
+  }
 }, 30000)
+
+/** A third viewer, serving a rule with SamplingRateBoost (started once, when a test first needs it). */
+function boostViewer (): Promise<Viewer> {
+  boosting ??= (async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'xraykit-boost-'))
+    const file = path.join(dir, 'rules.json')
+    await writeFile(file, JSON.stringify([{ RuleName: 'orders', Priority: 1, FixedRate: 0.05, ReservoirSize: 1, URLPath: '/orders*', SamplingRateBoost: { MaxRate: 0.5, CooldownWindowMinutes: 10 } }]))
+    return { viewer: await startViewer({ udp: '127.0.0.1:0', tcp: '127.0.0.1:0', http: '127.0.0.1:0', samplingRules: file }), dir }
+  })()
+  return boosting.then(b => b.viewer)
+}
+
+/** A SamplingTargets call to the viewer's TCP address, as an SDK makes it, with boost statistics of `orders`. */
+async function samplingTargets (v: Viewer, boost: { ServiceName: string, AnomalyCount: number }): Promise<SamplingTargetsAnswer> {
+  const t = v.tcpAddress!
+  const res = await fetch(`http://${t.host}:${t.port}/SamplingTargets`, {
+    method: 'POST',
+    body: JSON.stringify({
+      SamplingStatisticsDocuments: [{ RuleName: 'orders', ClientID: '0123456789abcdef01234567', Timestamp: Date.now() / 1000, RequestCount: 4, SampledCount: 1 }],
+      SamplingBoostStatisticsDocuments: [{ RuleName: 'orders', Timestamp: Date.now() / 1000, TotalCount: 4, SampledAnomalyCount: 0, ...boost }]
+    })
+  })
+  expect(res.status).toBe(200)
+  return await res.json() as SamplingTargetsAnswer
+}
 
 /** A page of the context, its dialogs recorded (and dismissed) and its uncaught errors kept. */
 async function openPage (hash = '#/traces', on: BrowserContext = context!, target: Viewer = viewer!): Promise<{ page: Page, dialogs: string[], errors: string[] }> {
@@ -266,6 +300,43 @@ describe('the viewer page in Chromium', () => {
     await page.close()
   }, 30000)
 
+  // -- the sampling page -------------------------------------------------------------------------
+
+  describe('the sampling page', () => {
+    it('shows a rule\'s boost settings and boost statistics (a service named with HTML as text), a boost from anomalies live, and starts and ends one with its buttons', async () => {
+      const v = await boostViewer()
+      await samplingTargets(v, { ServiceName: HOSTILE_NAME, AnomalyCount: 0 })
+      const { page, dialogs, errors } = await openPage('#/sampling', context!, v)
+      const rule = page.locator('tr[data-boost-rule="orders"]').first()
+      await rule.waitFor()
+      await page.waitForSelector('.live.on')
+      expect(await rule.locator('td').allTextContents()).toEqual(expect.arrayContaining(['50%', '10 min', 'none', HOSTILE_NAME, '1', '4', '0']))
+      const state = rule.locator('td.boost-state')
+
+      // anomalies reported: the page hears of the boost over the event stream
+      const boosted = await samplingTargets(v, { ServiceName: 'shop', AnomalyCount: 2 })
+      expect(boosted.SamplingTargetDocuments[0].SamplingBoost).toMatchObject({ BoostRate: 0.5 })
+      await until('the boost from anomalies on the page', () => state.textContent(), text => /^50%, \d+ s left anomalies$/.test(text ?? ''), UI_MS)
+      expect(await page.locator('tr[data-boost-rule="orders"][data-service="shop"]').count()).toBe(1)
+      expect(await rule.locator('td.cooldown').textContent()).toMatch(/^10 minuntil \d\d:\d\d:00\.000$/)
+
+      await rule.getByRole('button', { name: 'End' }).click()
+      await until('the boost ended on the page', () => state.textContent(), text => text === 'none', UI_MS)
+      expect((await samplingTargets(v, { ServiceName: 'shop', AnomalyCount: 1 })).SamplingTargetDocuments[0].SamplingBoost).toBeUndefined()
+
+      // by hand, whatever the cooldown
+      await rule.getByRole('button', { name: 'Boost now' }).click()
+      await until('the boost by hand on the page', () => state.textContent(), text => /^50%, \d+ s left by hand$/.test(text ?? ''), UI_MS)
+      expect((await samplingTargets(v, { ServiceName: 'shop', AnomalyCount: 0 })).SamplingTargetDocuments[0].SamplingBoost).toMatchObject({ BoostRate: 0.5 })
+      await rule.getByRole('button', { name: 'End' }).click()
+      await until('the boost ended on the page', () => state.textContent(), text => text === 'none', UI_MS)
+      expect(await page.locator('.error-text').count()).toBe(0)
+      await expectNothingRan(page, dialogs)
+      expect(errors).toEqual([])
+      await page.close()
+    }, 30000)
+  })
+
   // -- accessibility -----------------------------------------------------------------------------
 
   describe('axe-core finds no serious or critical violation', () => {
@@ -302,6 +373,16 @@ describe('the viewer page in Chromium', () => {
       await waitForShown(page, '[data-node-name]')
       const violations = await seriousViolations(page)
       expect(describeViolations('the service map', violations)).toBe(describeViolations('the service map', []))
+      await page.close()
+    }, 30000)
+
+    it('on the sampling page, with a boost', async () => {
+      const v = await boostViewer()
+      await samplingTargets(v, { ServiceName: 'billing', AnomalyCount: 0 })
+      const { page } = await openPage('#/sampling', axeContext!, v)
+      await page.locator('tr[data-boost-rule="orders"]').first().waitFor()
+      const violations = await seriousViolations(page)
+      expect(describeViolations('the sampling page', violations)).toBe(describeViolations('the sampling page', []))
       await page.close()
     }, 30000)
   })

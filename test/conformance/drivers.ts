@@ -25,6 +25,8 @@ export interface StartOptions {
 
 export interface RunningApp {
   port: number
+  /** The app's HTTP server. */
+  server: http.Server
   state: AppState
   close (): Promise<void>
 }
@@ -52,6 +54,7 @@ async function listen (server: http.Server, state: AppState): Promise<RunningApp
   })
   return {
     port: (server.address() as AddressInfo).port,
+    server,
     state,
     async close () {
       state.release()
@@ -225,6 +228,7 @@ function fastifyDriver (major: 4 | 5): Driver {
       await app.listen({ port: 0, host: '127.0.0.1' })
       return {
         port: (app.server.address() as AddressInfo).port,
+        server: app.server,
         state,
         async close () {
           state.release()

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { LocalSampler } from '@xraykit/core'
 import type { SamplingRulesDocument } from '@xraykit/core'
+import { readAdaptiveSamplingConfig } from '../../packages/core/src/adaptive-config'
 import { docBlocks, exampleBlocks } from './markdown'
 import type { FencedBlock } from './markdown'
 import { checkShell, shellFacts } from './shell'
@@ -15,12 +16,13 @@ import { CODE_TAGS, typecheckBlocks } from './typecheck'
 //     the third-party packages the workspace installs; test/docs/app-code.d.ts declares the
 //     names that stand for the reader's own code;
 //   json: parsed; a sampling rules document (`version` and `rules`) must load in LocalSampler;
+//   yaml: an adaptive sampling configuration, read without a problem;
 //   sh: the pinned pnpm version, root scripts, @xraykit package names and repository files;
 //   text, sql, http: shown as they are.
 // A block without a tag, or with another tag, fails. Every problem reads <doc>:<line>: ...
 
 const ROOT = join(__dirname, '..', '..')
-const TAGS = new Set([...CODE_TAGS, 'json', 'sh', 'text', 'sql', 'http'])
+const TAGS = new Set([...CODE_TAGS, 'json', 'yaml', 'sh', 'text', 'sql', 'http'])
 
 function jsonProblems (block: FencedBlock): string[] {
   let doc: unknown
@@ -64,6 +66,10 @@ describe('the code blocks of README.md, docs/ and the doc comments\' examples', 
     }
 
     for (const block of blocks.filter(b => b.lang === 'json')) problems.push(...jsonProblems(block))
+    for (const block of blocks.filter(b => b.lang === 'yaml')) {
+      const { problem } = readAdaptiveSamplingConfig(block.code, () => null)
+      if (problem !== null) problems.push(`${block.doc}:${block.line}: ${problem}`)
+    }
 
     const facts = shellFacts(ROOT)
     for (const block of blocks.filter(b => b.lang === 'sh')) {

@@ -5,6 +5,10 @@ import type { Logger } from './logger'
 import { consoleLogger, OnceLogger } from './logger'
 import type { Sampler, SamplingDecision, SamplingRulesDocument } from './sampling'
 import { LocalSampler, wildcard } from './sampling'
+import { ErrorCodes, XrayOptionsError } from './errors'
+import { readAdaptiveSamplingConfig } from './adaptive-config'
+import type { AdaptiveState, BoostRule } from './adaptive'
+import { hashRuleName, TraceMemory } from './adaptive'
 
 /** Options of {@link CentralizedSampler}. */
 export interface CentralizedSamplerOptions {
@@ -20,13 +24,44 @@ export interface CentralizedSamplerOptions {
   targetsInterval?: number
   /** Milliseconds an HTTP call to the daemon may take. Default 2,000. */
   timeout?: number
+  /**
+   * Adaptive sampling for rules with `SamplingRateBoost`: count their requests and
+   * anomalies, report them with each target poll, and apply the boosts X-Ray answers
+   * with. Default `true`; `false` turns it off.
+   */
+  adaptiveSampling?: boolean
+  /**
+   * The local adaptive sampling configuration (the anomaly conditions): YAML text, or the
+   * path of a file holding it. Default: `AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG`. A bad one is
+   * logged once and adaptive sampling stays off.
+   */
+  adaptiveSamplingConfig?: string
+}
+
+/** @internal The rule behind a decision of a rule with `SamplingRateBoost`. */
+export const kBoostRule = Symbol('xraykit.boost-rule')
+/** @internal */
+export interface BoostDecision extends SamplingDecision {
+  readonly [kBoostRule]?: BoostRule
+}
+
+// Service names a rule keeps boost counts for; more are not counted.
+const MAX_BOOST_SERVICES = 25
+
+interface BoostCounts { total: number, anomalies: number, sampledAnomalies: number }
+
+function decision (sampled: boolean, rule: CentralRule): SamplingDecision {
+  const d = { sampled, ruleName: rule.name }
+  // not enumerable: a decision still equals { sampled, ruleName }
+  if (rule.adaptive !== null) Object.defineProperty(d, kBoostRule, { value: rule })
+  return Object.freeze(d)
 }
 
 const RULES_TTL_MS = 60 * 60 * 1000
 const MAX_RESPONSE_BYTES = 1024 * 1024
 
-/** @internal One rule from GetSamplingRules with its reservoir and statistics. */
-class CentralRule {
+/** @internal One rule from GetSamplingRules with its reservoir, statistics and boost. */
+class CentralRule implements BoostRule {
   readonly name: string
   readonly priority: number
   rate: number
@@ -47,8 +82,16 @@ class CentralRule {
   requests = 0
   sampled = 0
   borrows = 0
+  /** Its side of adaptive sampling; `null` without `SamplingRateBoost` (or with adaptive sampling off). */
+  readonly adaptive: AdaptiveState | null
+  readonly hash: string
+  readonly disableDefault: boolean
+  // the boost X-Ray answered with, until boostExpires (epoch ms)
+  boostRate = 0
+  boostExpires = 0
+  private boostCounts = new Map<string, BoostCounts>()
 
-  constructor (r: Record<string, unknown>) {
+  constructor (r: Record<string, unknown>, adaptive: AdaptiveState | null) {
     this.name = r.RuleName as string
     this.priority = r.Priority as number
     this.rate = r.FixedRate as number
@@ -58,8 +101,12 @@ class CentralRule {
     this.path = wildcard(r.URLPath as string)
     this.service = wildcard(r.ServiceName as string)
     this.serviceType = wildcard(r.ServiceType as string)
-    this.yes = Object.freeze({ sampled: true, ruleName: this.name })
-    this.no = Object.freeze({ sampled: false, ruleName: this.name })
+    const boost = r.SamplingRateBoost as Record<string, unknown> | null | undefined
+    this.adaptive = adaptive !== null && isBoostUsable(boost) ? adaptive : null
+    this.hash = hashRuleName(this.name)
+    this.disableDefault = this.adaptive !== null && boost?.DisableDefaultAnomalyDetection === true
+    this.yes = decision(true, this)
+    this.no = decision(false, this)
   }
 
   matches (host: string | undefined, method: string | undefined, path: string | undefined, service: string | undefined, serviceType: string | undefined): boolean {
@@ -80,8 +127,66 @@ class CentralRule {
       this.sampled++
       return this.yes
     }
-    if (Math.random() < this.rate) { this.sampled++; return this.yes }
+    // a boost X-Ray answered with raises the rate after the reservoir until it expires
+    const rate = now < this.boostExpires && this.boostRate > this.rate ? this.boostRate : this.rate
+    if (Math.random() < rate) { this.sampled++; return this.yes }
     return this.no
+  }
+
+  private boostCountsOf (service: string): BoostCounts | undefined {
+    let counts = this.boostCounts.get(service)
+    if (counts === undefined && this.boostCounts.size < MAX_BOOST_SERVICES) {
+      this.boostCounts.set(service, counts = { total: 0, anomalies: 0, sampledAnomalies: 0 })
+    }
+    return counts
+  }
+
+  countTrace (service: string): void {
+    const counts = this.boostCountsOf(service)
+    if (counts !== undefined) counts.total++
+  }
+
+  countAnomaly (service: string, sampled: boolean): void {
+    const counts = this.boostCountsOf(service)
+    if (counts === undefined) return
+    counts.anomalies++
+    if (sampled) counts.sampledAnomalies++
+  }
+
+  /** Boost statistics since the last report, one document per service name that saw something; then reset. */
+  takeBoostStatistics (timestamp: number): Array<Record<string, unknown>> {
+    const docs: Array<Record<string, unknown>> = []
+    for (const [service, c] of this.boostCounts) {
+      if (c.total === 0 && c.anomalies === 0) continue
+      docs.push({ RuleName: this.name, ServiceName: service, Timestamp: timestamp, TotalCount: c.total, AnomalyCount: c.anomalies, SampledAnomalyCount: c.sampledAnomalies })
+    }
+    this.boostCounts = new Map()
+    return docs
+  }
+
+  /** Adds back boost statistics whose report failed. */
+  restoreBoostStatistics (doc: Record<string, unknown>): void {
+    const counts = this.boostCountsOf(doc.ServiceName as string)
+    if (counts === undefined) return
+    counts.total += doc.TotalCount as number
+    counts.anomalies += doc.AnomalyCount as number
+    counts.sampledAnomalies += doc.SampledAnomalyCount as number
+  }
+
+  /**
+   * The `SamplingBoost` of this rule's target document: applied until its TTL, or, when
+   * the document has none (or a malformed one), any boost ends now, as in the reference SDKs.
+   */
+  applyBoost (boost: unknown): void {
+    const b = boost as { BoostRate?: unknown, BoostRateTTL?: unknown } | null | undefined
+    if (this.adaptive !== null && b !== null && typeof b === 'object' && typeof b.BoostRate === 'number' && b.BoostRate >= 0 && b.BoostRate <= 1 &&
+      typeof b.BoostRateTTL === 'number' && Number.isFinite(b.BoostRateTTL)) {
+      this.boostRate = b.BoostRate
+      this.boostExpires = b.BoostRateTTL * 1000
+    } else {
+      this.boostRate = 0
+      this.boostExpires = 0
+    }
   }
 
   /** Adds back statistics whose report failed. */
@@ -110,7 +215,17 @@ class CentralRule {
     this.requests = old.requests
     this.sampled = old.sampled
     this.borrows = old.borrows
+    // a rule that keeps its boost keeps the boost in force and what it counted
+    if (this.adaptive !== null && old.adaptive !== null) {
+      this.boostRate = old.boostRate
+      this.boostExpires = old.boostExpires
+      this.boostCounts = old.boostCounts
+    }
   }
+}
+
+function isBoostUsable (boost: Record<string, unknown> | null | undefined): boolean {
+  return boost !== null && typeof boost === 'object' && typeof boost.MaxRate === 'number' && boost.MaxRate >= 0 && boost.MaxRate <= 1
 }
 
 function isRuleUsable (rule: unknown): rule is Record<string, unknown> {
@@ -166,6 +281,10 @@ export class CentralizedSampler implements Sampler {
   private readonly inFlight = new Set<http.ClientRequest>()
   private stopped = false
   private serviceType: string | undefined = undefined
+  /** `null` with adaptive sampling off (the option, or a bad configuration). */
+  private readonly adaptive: AdaptiveState | null
+  private readonly adaptiveProblem: string | null
+  private boostRules = new Map<string, CentralRule>()
 
   /** A sampler that starts polling the daemon on its first decision (or {@link CentralizedSampler.start}). */
   constructor (options: CentralizedSamplerOptions = {}) {
@@ -178,6 +297,16 @@ export class CentralizedSampler implements Sampler {
     this.targetsInterval = options.targetsInterval ?? 10 * 1000
     this.targetsDelay = this.targetsInterval
     this.timeout = options.timeout ?? 2000
+    if (options.adaptiveSampling !== undefined && typeof options.adaptiveSampling !== 'boolean') {
+      throw new XrayOptionsError(ErrorCodes.OPT_SAMPLING, `adaptiveSampling must be a boolean, got ${typeof options.adaptiveSampling}`)
+    }
+    const configText = 'adaptiveSamplingConfig' in options ? options.adaptiveSamplingConfig : process.env.AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG
+    if (configText !== undefined && typeof configText !== 'string') {
+      throw new XrayOptionsError(ErrorCodes.OPT_SAMPLING, `adaptiveSamplingConfig must be YAML text or a file path, got ${typeof configText}`)
+    }
+    const { config, problem } = options.adaptiveSampling === false ? { config: null, problem: null } : readAdaptiveSamplingConfig(configText)
+    this.adaptiveProblem = problem
+    this.adaptive = options.adaptiveSampling === false || problem !== null ? null : { config, memory: new TraceMemory() }
   }
 
   /** @internal The recorder hands over its daemon address, logger and origin. */
@@ -198,10 +327,21 @@ export class CentralizedSampler implements Sampler {
     return this.fallback.shouldSample(host, method, path, serviceName)
   }
 
+  /** @internal Whether any rule counts for adaptive sampling. */
+  get boosting (): boolean {
+    return this.boostRules.size > 0
+  }
+
+  /** @internal The rule with `SamplingRateBoost` whose name hashes to an incoming `xrsr`. */
+  boostRuleByHash (hash: string): BoostRule | undefined {
+    return this.boostRules.get(hash)
+  }
+
   /** Starts polling (the first decision does this too). */
   start (): void {
     if (this.started || this.stopped) return
     this.started = true
+    if (this.adaptiveProblem !== null) this.log.warn('adaptive-sampling-config', { problem: this.adaptiveProblem }, 'the adaptive sampling configuration is not valid; adaptive sampling is off')
     void this.refreshRules()
     this.scheduleTargets()
   }
@@ -238,12 +378,13 @@ export class CentralizedSampler implements Sampler {
         .map(record => (record as { SamplingRule?: unknown } | null)?.SamplingRule)
         .filter(isRuleUsable)
         .map(raw => {
-          const rule = new CentralRule(raw)
+          const rule = new CentralRule(raw, this.adaptive)
           const old = previous.get(rule.name)
           if (old !== undefined) rule.inherit(old)
           return rule
         })
         .sort((a, b) => a.priority - b.priority || (a.name < b.name ? -1 : 1))
+      this.boostRules = new Map(this.rules.filter(r => r.adaptive !== null).map(r => [r.hash, r]))
       this.rulesFetchedAt = Date.now()
       applied = true
     } catch (err) {
@@ -261,14 +402,28 @@ export class CentralizedSampler implements Sampler {
   /** Reports statistics and applies the targets now. Resolves `true` when targets were applied. */
   async refreshTargets (): Promise<boolean> {
     if (this.rules.length === 0 || this.stopped) return false
-    const timestamp = Math.floor(Date.now() / 1000)
+    const now = Date.now()
+    const timestamp = Math.floor(now / 1000)
     const statistics = this.rules.slice(0, 25).map(r => r.takeStatistics(this.clientId, timestamp))
+    const payload: Record<string, unknown> = { SamplingStatisticsDocuments: statistics }
+    // boost statistics (epoch seconds, as the AWS SDKs write timestamps), at most 25: the rest waits for the next poll
+    let boosts: Array<Record<string, unknown>> = []
+    if (this.adaptive !== null) {
+      this.adaptive.memory.evict(now)
+      for (const rule of this.boostRules.values()) {
+        if (boosts.length >= 25) break
+        boosts = boosts.concat(rule.takeBoostStatistics(timestamp))
+      }
+      const rest = boosts.splice(25)
+      for (const doc of rest) this.boostRules.get(hashRuleName(doc.RuleName as string))?.restoreBoostStatistics(doc)
+      if (boosts.length > 0) payload.SamplingBoostStatisticsDocuments = boosts
+    }
     try {
-      const body = await this.post('/SamplingTargets', { SamplingStatisticsDocuments: statistics }) as Record<string, unknown>
+      const body = await this.post('/SamplingTargets', payload) as Record<string, unknown>
       if (typeof body.LastRuleModification !== 'number') throw new Error('GetSamplingTargets answered without a numeric LastRuleModification')
       const docs = Array.isArray(body.SamplingTargetDocuments) ? body.SamplingTargetDocuments : []
       const byName = new Map(this.rules.map(r => [r.name, r]))
-      let interval = this.targetsInterval
+      let interval: number | null = null
       for (const doc of docs as Array<Record<string, unknown>>) {
         const rule = byName.get(doc?.RuleName as string)
         if (rule === undefined) continue
@@ -277,10 +432,19 @@ export class CentralizedSampler implements Sampler {
           rule.quota = Math.floor(doc.ReservoirQuota)
           rule.quotaExpires = doc.ReservoirQuotaTTL * 1000
         }
-        // the service may ask for reports less often than every 10 seconds
-        if (typeof doc.Interval === 'number' && doc.Interval > 0) interval = Math.max(interval, Math.min(doc.Interval, 3600) * 1000)
+        rule.applyBoost(doc.SamplingBoost)
+        // the next report after the smallest Interval asked for (1 s to an hour)
+        if (typeof doc.Interval === 'number' && doc.Interval > 0) {
+          const ms = Math.min(Math.max(doc.Interval, 1), 3600) * 1000
+          interval = interval === null ? ms : Math.min(interval, ms)
+        }
       }
-      this.targetsDelay = interval
+      this.targetsDelay = interval ?? this.targetsInterval
+      const unprocessed = body.UnprocessedBoostStatistics
+      if (Array.isArray(unprocessed) && unprocessed.length > 0) {
+        const first = unprocessed[0] as { RuleName?: unknown, ErrorCode?: unknown, Message?: unknown } | null
+        this.log.warn('sampling-boost-statistics', { rule: first?.RuleName, code: first?.ErrorCode, message: first?.Message }, 'X-Ray did not take the boost statistics of a sampling rule; later ones are not logged')
+      }
       if (body.LastRuleModification * 1000 > this.rulesFetchedAt) void this.refreshRules()
       return true
     } catch (err) {
@@ -288,6 +452,7 @@ export class CentralizedSampler implements Sampler {
       // (to the rules in force now: a rule fetch may have replaced them meanwhile)
       const current = new Map(this.rules.map(r => [r.name, r]))
       for (const stat of statistics) current.get(stat.RuleName as string)?.restoreStatistics(stat)
+      for (const doc of boosts) this.boostRules.get(hashRuleName(doc.RuleName as string))?.restoreBoostStatistics(doc)
       if (!this.stopped) this.log.warn('sampling-targets', { err: (err as Error).message }, 'cannot fetch sampling targets from the X-Ray daemon; later failures are not logged')
       return false
     }

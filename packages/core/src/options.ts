@@ -170,11 +170,11 @@ function isSampler (v: unknown): v is Sampler {
   return typeof v === 'object' && v !== null && typeof (v as Sampler).shouldSample === 'function'
 }
 
-function resolveSampler (v: XrayOptions['sampling']): Sampler {
+function resolveSampler (v: XrayOptions['sampling'], env: NodeJS.ProcessEnv): Sampler {
   if (v === undefined) return new LocalSampler()
   if (v === 'all') return sampleAll
   if (v === 'none') return sampleNone
-  if (v === 'centralized') return new CentralizedSampler()
+  if (v === 'centralized') return new CentralizedSampler({ adaptiveSamplingConfig: env.AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG })
   if (typeof v === 'string') return LocalSampler.fromFile(v)
   if (isSampler(v)) return v
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) return new LocalSampler(v)
@@ -311,7 +311,7 @@ export function normalizeOptions (input: XrayOptions = {}, env: NodeJS.ProcessEn
     udp: address.udp,
     tcp: address.tcp,
     emitter,
-    sampler: resolveSampler(input.sampling),
+    sampler: resolveSampler(input.sampling, env),
     contextMissing,
     streamingThreshold,
     maxStackFrames,

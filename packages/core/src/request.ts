@@ -15,6 +15,10 @@ import type { IncomingTrace } from './trace-context'
 import { incomingTrace } from './trace-context'
 import { newTraceId } from './ids'
 import { AsyncContext } from './context'
+import type { BoostRule } from './adaptive'
+import { BoostWatch, ruleHashInBaggage, ruleHashInTraceState, withRuleHash } from './adaptive'
+import type { BoostDecision } from './centralized-sampling'
+import { CentralizedSampler, kBoostRule } from './centralized-sampling'
 
 /** Options every adapter accepts. */
 export interface RequestTracingOptions {
@@ -86,6 +90,8 @@ const clip = (s: string): string => truncateChars(s, MAX_FIELD)
  */
 class RequestState extends RequestContext {
   private ended = false
+  /** Set when the request counts for adaptive sampling. */
+  watch: BoostWatch | null = null
   /** 'finish': the whole response was handed to the connection. */
   readonly onFinish = (): void => { this.finish(true) }
   /**
@@ -124,6 +130,40 @@ function writeHeadAnswering (this: AnsweringResponse, ...args: unknown[]): Serve
     if (!this.headersSent && !this.hasHeader('x-amzn-trace-id')) this.setHeader('X-Amzn-Trace-Id', this[kAnswer])
   } catch { /* never fail the response */ }
   return (this[kWriteHead] as (...a: unknown[]) => ServerResponse).apply(this, args)
+}
+
+/** Adds the two listeners that end a request's tracing. */
+function listenForEnd (res: ServerResponse, onFinish: () => void, onClose: () => void): void {
+  // EventEmitter's own method, called directly on Node's responses: on Express 5's,
+  // finding `on` through their chain of prototypes missed V8's caches on every request
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called as on.call(res, ...)
+  const on = res instanceof ServerResponse ? addListener : (res as EventEmitter).on
+  on.call(res, 'finish', onFinish)
+  on.call(res, 'close', onClose)
+}
+
+/**
+ * @internal An unsampled request that counts for adaptive sampling (its rule has
+ * `SamplingRateBoost`): the verbs do nothing, but its route, error and status are watched.
+ */
+class WatchedUnsampledContext extends UnsampledRequestContext {
+  private ended = false
+  readonly onFinish = (): void => { this.finish(true) }
+  readonly onClose = (): void => { if (!this.ended) this.finish(this.res.writableFinished) }
+
+  constructor (trace: Segment, readonly watch: BoostWatch, private readonly res: ServerResponse) {
+    super(trace)
+  }
+
+  private finish (complete: boolean): void {
+    if (this.ended) return
+    this.ended = true
+    try {
+      this.watch.end(complete || this.res.headersSent ? this.res.statusCode : null)
+    } catch (err) {
+      this.trace.sink.debug({ err }, 'counting an unsampled request for adaptive sampling failed; ignored')
+    }
+  }
 }
 
 /** Answers an incoming `Sampled=?` on the response, whatever happens to its headers later. */
@@ -231,12 +271,18 @@ export class RequestTracer {
     }
     let sampled: boolean
     let ruleName: string | null = null
+    let boostRule: BoostRule | undefined
     if (header !== null && (header.sampled === '1' || header.sampled === '0')) {
       sampled = header.sampled === '1'
     } else {
       const decision = opts.sampler.shouldSample(host, method, path, name)
       sampled = decision.sampled
       ruleName = decision.ruleName
+      boostRule = (decision as BoostDecision)[kBoostRule]
+    }
+    if (header !== null) {
+      const sampler = opts.sampler
+      if (sampler instanceof CentralizedSampler && sampler.boosting) boostRule = this.upstreamRule(sampler, trace, headers.baggage, boostRule)
     }
     let root = header === null ? null : header.root
     if (header !== null && header.sampled === '?') {
@@ -245,11 +291,16 @@ export class RequestTracer {
       answerTraceHeader(res, `Root=${root};Sampled=${sampled ? '1' : '0'}`)
     }
     if (!sampled) {
-      if (!keepsUnsampledTraces()) return NOOP_REQUEST_CONTEXT
+      if (boostRule === undefined && !keepsUnsampledTraces()) return NOOP_REQUEST_CONTEXT
       const unsampled = new Segment(name, this.recorder, root, header === null ? null : header.parent, false)
       if (header !== null && header.extra.length > 0) unsampled.incomingExtra = header.extra
       if (trace !== null) unsampled.incomingTraceState = trace.traceState
-      return new UnsampledRequestContext(unsampled)
+      if (boostRule === undefined) return new UnsampledRequestContext(unsampled)
+      // the rule goes on in tracestate, so services further down count against it too
+      unsampled.incomingTraceState = withRuleHash(unsampled.incomingTraceState, boostRule.hash)
+      const watched = new WatchedUnsampledContext(unsampled, new BoostWatch(boostRule, unsampled.traceId, name, false, method ?? '', path), res)
+      listenForEnd(res, watched.onFinish, watched.onClose)
+      return watched
     }
 
     const segment = new Segment(name, this.recorder, root, header === null ? null : header.parent)
@@ -260,6 +311,7 @@ export class RequestTracer {
       // the other header's trace, so an ALB access log's Root still finds this trace
       if (trace.ignored !== null) segment.putMetadata(trace.ignored.header, trace.ignored.traceId, 'trace_context')
     }
+    if (boostRule !== undefined) segment.incomingTraceState = withRuleHash(segment.incomingTraceState, boostRule.hash)
     const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean, server?: object }) | null | undefined
     const forwarded = headers['x-forwarded-for']
     const proto = headers['x-forwarded-proto']
@@ -281,19 +333,26 @@ export class RequestTracer {
     }
     segment.http = { request }
     const state = new RequestState(this.recorder, segment, this, res)
+    if (boostRule !== undefined) state.watch = new BoostWatch(boostRule, segment.traceId, name, true, method ?? '', path)
     const server = socket?.server
     if (server !== undefined && server !== null && server !== this.lastServer) this.watchServer(server)
-    // EventEmitter's own method, called directly on Node's responses: on Express 5's,
-    // finding `on` through their chain of prototypes missed V8's caches on every request
-    // eslint-disable-next-line @typescript-eslint/unbound-method -- called as on.call(res, ...)
-    const on = res instanceof ServerResponse ? addListener : (res as EventEmitter).on
-    on.call(res, 'finish', state.onFinish)
-    on.call(res, 'close', state.onClose)
+    listenForEnd(res, state.onFinish, state.onClose)
     return state
   }
 
+  /**
+   * The rule a request continuing a trace counts against for adaptive sampling: the one
+   * named by `xrsr` in `tracestate` (or in `baggage`), the rule its root decided by; else
+   * the rule that decided here, if one did. A caller that decided and sent no `xrsr` (the
+   * X-Ray header alone) counts against none: its root's rule is not known here.
+   */
+  private upstreamRule (sampler: CentralizedSampler, trace: IncomingTrace | null, baggage: unknown, ours: BoostRule | undefined): BoostRule | undefined {
+    const hash = ruleHashInTraceState(trace === null ? null : trace.traceState) ?? ruleHashInBaggage(baggage)
+    return hash === null ? ours : sampler.boostRuleByHash(hash) ?? ours
+  }
+
   /** @internal */
-  end (state: RequestContext, res: ServerResponse, complete: boolean): void {
+  end (state: RequestState, res: ServerResponse, complete: boolean): void {
     const segment = state.segment
     // 'finish' is the test, not `writableFinished`: an in-memory response (Fastify's
     // inject(), light-my-request) finishes without its stand-in socket ever reporting the
@@ -314,6 +373,11 @@ export class RequestTracer {
       if (this.annotateRoute) segment.putAnnotation('route', route)
     }
     segment.close()
+    const watch = state.watch
+    if (watch !== null) {
+      watch.route = route
+      watch.end(complete || res.headersSent ? res.statusCode : null)
+    }
   }
 
   /**
@@ -334,13 +398,25 @@ export class RequestTracer {
 
   /** Records an error thrown by the route on the request's segment; the status decides the flags. */
   static recordError (xray: XrayRequestContext, err: unknown): void {
+    if (xray instanceof WatchedUnsampledContext) { xray.watch.threw = true; return }
     if (xray.segment === null) return
+    if (xray instanceof RequestState && xray.watch !== null) xray.watch.threw = true
     try { xray.segment.attachCause(err) } catch { /* never fail the request */ }
   }
 
   /** Sets the matched route template (`/users/:id`) of a traced request. */
   static setRoute (xray: XrayRequestContext, route: unknown): void {
-    if (xray instanceof RequestContext && typeof route === 'string' && route.length > 0) xray.route = route
+    if (typeof route !== 'string' || route.length === 0) return
+    if (xray instanceof RequestContext) xray.route = route
+    else if (xray instanceof WatchedUnsampledContext) xray.watch.route = route
+  }
+
+  /**
+   * Whether the adapter should tell this request's route and error: a sampled request,
+   * or an unsampled one that counts for adaptive sampling. The others ignore both.
+   */
+  static observes (xray: XrayRequestContext): boolean {
+    return xray.segment !== null || xray instanceof WatchedUnsampledContext
   }
 
   /**

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { CentralizedSampler } from '../src/centralized-sampling'
@@ -6,81 +7,10 @@ import { MemoryEmitter } from '../src/emitter'
 import { Recorder } from '../src/recorder'
 import type { Sampler, SamplingDecision } from '../src/sampling'
 import { expectValidDocuments, ListLogger } from './support'
-
-// -- a stand-in for the daemon's TCP proxy ---------------------------------------------
-
-interface Reply { status?: number, body: unknown, hang?: boolean }
-interface Received { path: string, body: any }
-
-class FakeProxy {
-  readonly received: Received[] = []
-  rules: () => Reply = () => ({ body: { SamplingRuleRecords: [] } })
-  targets: (body: any) => Reply = () => ({ body: { LastRuleModification: 0, SamplingTargetDocuments: [] } })
-  private waiters: Array<() => void> = []
-
-  private constructor (private readonly server: http.Server) {
-    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-      const chunks: Buffer[] = []
-      req.on('data', (c: Buffer) => chunks.push(c))
-      req.on('end', () => {
-        let body: any
-        try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')) } catch { body = undefined }
-        const entry = { path: req.url ?? '', body }
-        this.received.push(entry)
-        const reply = req.method !== 'POST' ? { status: 405, body: '' } : req.url === '/GetSamplingRules' ? this.rules() : req.url === '/SamplingTargets' ? this.targets(body) : { status: 404, body: '' }
-        for (const w of this.waiters.splice(0)) w()
-        if (reply.hang === true) return
-        const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body)
-        res.writeHead(reply.status ?? 200, { 'Content-Type': 'application/json' })
-        res.end(text)
-      })
-    })
-  }
-
-  static async start (): Promise<FakeProxy> {
-    const server = http.createServer()
-    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-    return new FakeProxy(server)
-  }
-
-  get port (): number { return (this.server.address() as AddressInfo).port }
-  get address (): { host: string, port: number } { return { host: '127.0.0.1', port: this.port } }
-
-  count (path: string): number { return this.received.filter(r => r.path === path).length }
-
-  /** Resolves once `n` requests to `path` were answered. */
-  async until (path: string, n: number): Promise<void> {
-    while (this.count(path) < n) await new Promise<void>(resolve => this.waiters.push(resolve))
-  }
-
-  close (): Promise<void> {
-    this.server.closeAllConnections()
-    return new Promise(resolve => this.server.close(() => resolve()))
-  }
-}
-
-function rule (name: string, priority: number, fields: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    CreatedAt: 0,
-    ModifiedAt: 1530558121.0,
-    SamplingRule: {
-      RuleName: name,
-      RuleARN: `arn:aws:xray:us-east-1::sampling-rule/${name}`,
-      ResourceARN: '*',
-      Priority: priority,
-      FixedRate: 1,
-      ReservoirSize: 0,
-      ServiceName: '*',
-      ServiceType: '*',
-      Host: '*',
-      HTTPMethod: '*',
-      URLPath: '*',
-      Version: 1,
-      Attributes: {},
-      ...fields
-    }
-  }
-}
+import { FakeProxy, rule } from '../../../test/helpers/sampling-proxy'
+import type { Reply } from '../../../test/helpers/sampling-proxy'
+import { kBoostRule } from '../src/centralized-sampling'
+import type { BoostDecision } from '../src/centralized-sampling'
 
 const DEFAULT_RULE = rule('Default', 10000, { FixedRate: 0 })
 const FALLBACK: SamplingDecision = Object.freeze({ sampled: true, ruleName: 'fallback-marker' })
@@ -513,5 +443,160 @@ describe('polling', () => {
     s.stop()
     await expect(pending).resolves.toBe(false)
     expect(logger.lines).toHaveLength(0)
+  })
+})
+
+describe('adaptive sampling in the sampler', () => {
+  const S = 1_700_000_000_000
+  const BOOST = { MaxRate: 0.5, CooldownWindowMinutes: 5 }
+  const boosted = (name: string, fields: Record<string, unknown> = {}): Record<string, unknown> =>
+    rule(name, 5, { FixedRate: 0, ReservoirSize: 0, SamplingRateBoost: BOOST, ...fields })
+
+  function sampled (s: CentralizedSampler, n: number): number {
+    let count = 0
+    for (let i = 0; i < n; i++) if (s.shouldSample(undefined, 'GET', '/', 'svc').sampled) count++
+    return count
+  }
+
+  function targets (doc: Record<string, unknown>, extra: Record<string, unknown> = {}): void {
+    proxy.targets = () => ({ body: { LastRuleModification: 0, SamplingTargetDocuments: [{ RuleName: 'orders', FixedRate: 0, ...doc }], ...extra } })
+  }
+
+  const lastTargets = (): any => proxy.received.filter(r => r.path === '/SamplingTargets').at(-1)!.body
+
+  it('applies a boost after the reservoir until its TTL, and ends it on an answer without one', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] })
+    jest.setSystemTime(S)
+    proxy.rules = () => ({ body: { SamplingRuleRecords: [boosted('orders')] } })
+    const s = sampler({ adaptiveSamplingConfig: '' })
+    await s.refreshRules()
+    expect(sampled(s, 100)).toBe(0)
+
+    targets({ SamplingBoost: { BoostRate: 1, BoostRateTTL: (S + 5000) / 1000 } })
+    await s.refreshTargets()
+    expect(sampled(s, 100)).toBe(100)
+    jest.setSystemTime(S + 4999)
+    expect(sampled(s, 10)).toBe(10)
+    jest.setSystemTime(S + 5000)
+    expect(sampled(s, 100)).toBe(0)
+
+    // a new boost, then an answer without it: over at once
+    targets({ SamplingBoost: { BoostRate: 1, BoostRateTTL: (S + 60_000) / 1000 } })
+    await s.refreshTargets()
+    expect(sampled(s, 10)).toBe(10)
+    targets({})
+    await s.refreshTargets()
+    expect(sampled(s, 100)).toBe(0)
+  })
+
+  it('a boost below the rate does not lower it; a malformed one ends the boost; rules without SamplingRateBoost ignore it', async () => {
+    proxy.rules = () => ({ body: { SamplingRuleRecords: [boosted('orders'), rule('plain', 9, { FixedRate: 0, ReservoirSize: 0 })] } })
+    const s = sampler({ adaptiveSamplingConfig: '' })
+    await s.refreshRules()
+    const ttl = Date.now() / 1000 + 60
+    targets({ FixedRate: 1, SamplingBoost: { BoostRate: 0, BoostRateTTL: ttl } })
+    await s.refreshTargets()
+    expect(sampled(s, 50)).toBe(50)
+    for (const bad of [{ BoostRate: 2, BoostRateTTL: ttl }, { BoostRate: '1', BoostRateTTL: ttl }, { BoostRate: 1 }, { BoostRate: 1, BoostRateTTL: 'soon' }, null, 'boost']) {
+      targets({ SamplingBoost: { BoostRate: 1, BoostRateTTL: ttl } })
+      await s.refreshTargets()
+      expect(sampled(s, 20)).toBe(20)
+      targets({ SamplingBoost: bad })
+      await s.refreshTargets()
+      expect(sampled(s, 50)).toBe(0)
+    }
+    // the same boost for a rule that has no SamplingRateBoost changes nothing
+    proxy.targets = () => ({ body: { LastRuleModification: 0, SamplingTargetDocuments: [{ RuleName: 'plain', FixedRate: 0, SamplingBoost: { BoostRate: 1, BoostRateTTL: ttl } }] } })
+    proxy.rules = () => ({ body: { SamplingRuleRecords: [rule('plain', 9, { FixedRate: 0, ReservoirSize: 0 })] } })
+    await s.refreshRules()
+    await s.refreshTargets()
+    expect(sampled(s, 50)).toBe(0)
+  })
+
+  it('reports boost statistics per service name (epoch seconds), keeps them through a failed report, and sends none for rules without a boost', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] })
+    jest.setSystemTime(S)
+    proxy.rules = () => ({ body: { SamplingRuleRecords: [boosted('orders', { Priority: 1 }), rule('plain', 9)] } })
+    const s = sampler({ adaptiveSamplingConfig: '' })
+    await s.refreshRules()
+    const decision = s.shouldSample(undefined, 'GET', '/', 'svc') as BoostDecision
+    // a decision of a boosted rule still equals { sampled, ruleName }
+    expect(decision).toEqual({ sampled: false, ruleName: 'orders' })
+    const boostRule = decision[kBoostRule]!
+    // what the reference SDKs put in tracestate: the first 8 bytes of SHA-256 of the name
+    expect(boostRule.hash).toBe(createHash('sha256').update('orders').digest('hex').slice(0, 16))
+    boostRule.countTrace('a'); boostRule.countTrace('a'); boostRule.countAnomaly('a', true)
+    boostRule.countTrace('b'); boostRule.countAnomaly('b', false)
+    let fail = true
+    proxy.targets = () => fail ? { status: 500, body: '' } : { body: { LastRuleModification: 0, SamplingTargetDocuments: [] } }
+    await expect(s.refreshTargets()).resolves.toBe(false)
+    boostRule.countTrace('a')
+    fail = false
+    await expect(s.refreshTargets()).resolves.toBe(true)
+    expect(lastTargets().SamplingBoostStatisticsDocuments).toEqual([
+      { RuleName: 'orders', ServiceName: 'a', Timestamp: S / 1000, TotalCount: 3, AnomalyCount: 1, SampledAnomalyCount: 1 },
+      { RuleName: 'orders', ServiceName: 'b', Timestamp: S / 1000, TotalCount: 1, AnomalyCount: 1, SampledAnomalyCount: 0 }
+    ])
+    // nothing since: the key is left out
+    await s.refreshTargets()
+    expect(lastTargets()).not.toHaveProperty('SamplingBoostStatisticsDocuments')
+  })
+
+  it('logs boost statistics X-Ray did not take, once', async () => {
+    proxy.rules = () => ({ body: { SamplingRuleRecords: [boosted('orders')] } })
+    const logger = new ListLogger()
+    const s = sampler({ logger, adaptiveSamplingConfig: '' })
+    await s.refreshRules()
+    targets({}, { UnprocessedBoostStatistics: [{ RuleName: 'orders', ErrorCode: 'ThrottledException', Message: 'slow down' }] })
+    await s.refreshTargets()
+    await s.refreshTargets()
+    expect(logger.at('warn')).toEqual([expect.objectContaining({ fields: expect.objectContaining({ rule: 'orders', code: 'ThrottledException', message: 'slow down' }) })])
+  })
+
+  it.each([
+    ['adaptiveSampling: false', { adaptiveSampling: false, adaptiveSamplingConfig: '' }, 0],
+    ['a bad configuration', { adaptiveSamplingConfig: '{version: 3}' }, 1]
+  ])('with %s: no counting, no boost statistics, boosts ignored', async (_what, options, warnings) => {
+    proxy.rules = () => ({ body: { SamplingRuleRecords: [boosted('orders')] } })
+    const logger = new ListLogger()
+    const s = sampler({ logger, ...options })
+    s.start()
+    await s.refreshRules()
+    const decision = s.shouldSample(undefined, 'GET', '/', 'svc') as BoostDecision
+    expect(decision[kBoostRule]).toBeUndefined()
+    targets({ SamplingBoost: { BoostRate: 1, BoostRateTTL: Date.now() / 1000 + 60 } })
+    await s.refreshTargets()
+    expect(sampled(s, 50)).toBe(0)
+    await s.refreshTargets()
+    expect(lastTargets()).not.toHaveProperty('SamplingBoostStatisticsDocuments')
+    const problems = logger.at('warn').filter(l => (l.msg ?? '').includes('adaptive sampling'))
+    expect(problems).toHaveLength(warnings)
+    if (warnings > 0) expect(JSON.stringify(problems[0].fields)).toContain('AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG')
+  })
+
+  it('rejects adaptive options of the wrong type, naming them', () => {
+    expect(() => new CentralizedSampler({ adaptiveSampling: 'yes' as unknown as boolean })).toThrow(/adaptiveSampling must be a boolean/)
+    expect(() => new CentralizedSampler({ adaptiveSamplingConfig: 7 as unknown as string })).toThrow(/adaptiveSamplingConfig must be YAML text or a file path/)
+  })
+
+  it('polls at the smallest Interval the answer asks for, even below the default', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] })
+    jest.spyOn(Math, 'random').mockReturnValue(0.5)
+    proxy.rules = () => ({ body: { SamplingRuleRecords: [boosted('orders'), boosted('other', { Priority: 6 })] } })
+    proxy.targets = () => ({ body: { LastRuleModification: 0, SamplingTargetDocuments: [{ RuleName: 'orders', Interval: 3 }, { RuleName: 'other', Interval: 2 }] } })
+    const s = sampler({ adaptiveSamplingConfig: '' })
+    const rulesSpy = jest.spyOn(s, 'refreshRules')
+    const targetsSpy = jest.spyOn(s, 'refreshTargets')
+    s.start()
+    await rulesSpy.mock.results[0].value
+    jest.advanceTimersByTime(10_050)
+    expect(targetsSpy).toHaveBeenCalledTimes(1)
+    await targetsSpy.mock.results[0].value
+    await new Promise(resolve => setImmediate(resolve))
+    jest.advanceTimersByTime(2_049)
+    expect(targetsSpy).toHaveBeenCalledTimes(1)
+    jest.advanceTimersByTime(1)
+    expect(targetsSpy).toHaveBeenCalledTimes(2)
+    await targetsSpy.mock.results[1].value
   })
 })

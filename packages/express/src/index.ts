@@ -31,7 +31,7 @@ const routeAccessor: PropertyDescriptor = {
     this[kRoute] = value
     // every read of req is costly on Express 5 (see below): baseUrl only for a traced request
     const xray = this.xray
-    if (xray != null && xray.segment !== null && typeof value?.path === 'string') RequestTracer.setRoute(xray, (this.baseUrl ?? '') + value.path)
+    if (xray != null && RequestTracer.observes(xray) && typeof value?.path === 'string') RequestTracer.setRoute(xray, (this.baseUrl ?? '') + value.path)
   }
 }
 
@@ -96,7 +96,7 @@ export function xrayMiddleware (options?: XrayExpressOptions): RequestHandler {
   return function xrayMiddleware (req, res, next) {
     const xray = tracer.start(req, res)
     req.xray = xray
-    if (xray.segment !== null) {
+    if (RequestTracer.observes(xray)) {
       const proto = Object.getPrototypeOf(req) as object | null
       if (proto !== lastProto) routeInSlot = watchRoutes(lastProto = proto)
       // set already when this runs as route middleware (app.get('/x', xrayMiddleware(), ...));

@@ -39,7 +39,7 @@ const plugin: FastifyPluginCallback<XrayFastifyOptions> = function xrayPlugin (a
     const config = options !== undefined ? options.config : route.routeConfig
     const xray = config?.xray === false ? tracer.untraced : tracer.start(request.raw, reply.raw)
     request.xray = xray
-    if (xray.segment !== null) RequestTracer.setRoute(xray, options !== undefined ? options.url : route.routerPath)
+    if (RequestTracer.observes(xray)) RequestTracer.setRoute(xray, options !== undefined ? options.url : route.routerPath)
     tracer.run(xray, next)
   })
   app.addHook('onError', function xrayRecordError (request, _reply, err, next) {

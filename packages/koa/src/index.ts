@@ -40,9 +40,10 @@ export function xrayMiddleware (options?: XrayKoaOptions): Middleware {
   return function xray (ctx, next) {
     const handle = tracer.start(ctx.req, ctx.res)
     ctx.xray = handle
-    // An untraced request has nothing to record after the chain, so it gets no async frame
-    // of ours: with async context on, every promise costs a little more.
-    if (handle.segment === null) return tracer.run(handle, next)
+    // A request with nothing to record after the chain (not sampled, and not counted for
+    // adaptive sampling) gets no async frame of ours: with async context on, every promise
+    // costs a little more.
+    if (!RequestTracer.observes(handle)) return tracer.run(handle, next)
     return traced(ctx, handle, tracer, next)
   }
 }

@@ -6,12 +6,13 @@
  * | route | answer |
  * | --- | --- |
  * | `POST /TraceSummaries`, `/Traces`, `/ServiceGraph`, `/TraceGraph` | as the AWS API ({@link getTraceSummaries} and the others) |
- * | `GET /api/events` | Server-Sent Events: `trace` (added, updated, evicted), `finding`, `cleared`, and `sampling` (a {@link SamplingReport}); a reader too slow for them gets `dropped` (how many) |
- * | `GET /api/events?batch=<50–5000 ms>` | the same, at most one event of each kind per interval: `traces` (`{ added, updated, evicted, ids, changes, more }`, at most {@link MAX_BATCH_IDS} ids, each with the store's change count at its latest change), `findings` (`{ count, recent }`), `cleared`, `sampling` |
+ * | `GET /api/events` | Server-Sent Events: `trace` (added, updated, evicted), `finding`, `cleared`, `sampling` (a {@link SamplingReport}) and `boost` (a {@link SamplingBoostStatus}, when a boost starts or is ended by hand); a reader too slow for them gets `dropped` (how many) |
+ * | `GET /api/events?batch=<50–5000 ms>` | the same, at most one event of each kind per interval: `traces` (`{ added, updated, evicted, ids, changes, more }`, at most {@link MAX_BATCH_IDS} ids, each with the store's change count at its latest change), `findings` (`{ count, recent }`), `cleared`, `sampling`, `boost` |
  * | `GET /api/lint` | `{ findings, traces }`: the findings listed (newest first) and, per kept trace with any, its documents' and its own findings ({@link TraceStore.lintAll}) |
  * | `GET /api/lint?trace=<id>` | one trace's findings ({@link TraceStore.lint}); 404 when it is not kept |
  * | `GET /api/stats` | the store's counts ({@link TraceStore.stats}) |
- * | `GET /api/sampling` | the sampling rules, reports and counts ({@link SamplingService.snapshot}) |
+ * | `GET /api/sampling` | the sampling rules, boosts, reports and counts ({@link SamplingService.snapshot}) |
+ * | `POST /api/sampling/boost` | `{ RuleName, BoostRate?, Seconds? }`: starts a boost of the rule now, or ends it with `BoostRate` 0 ({@link SamplingService.boost}); the rule's boost status |
  * | `POST /api/list` | the page's trace list ({@link listTraces}), with each row's count of lint findings and the store's `change` count it was read at |
  * | `POST /api/clear` | removes every kept trace ({@link TraceStore.clear}); `{ "traces": n }` |
  * | `POST /api/import` | documents from a `BatchGetTraces` answer or an array into the store; `{ documents, traces, rejected }` |
@@ -32,7 +33,8 @@ import { batchGetTraces, getServiceGraph, getTraceGraph, getTraceSummaries, list
 import type { TraceSource } from './api'
 import { parseDocument } from './ingest'
 import { loadPage, servePage } from './page'
-import type { SamplingReport, SamplingService } from './sampling'
+import { SamplingBoostError } from './sampling'
+import type { SamplingBoostStatus, SamplingReport, SamplingService } from './sampling'
 import type { StoreEvent, TraceStore } from './store'
 
 /** The largest request body read, in bytes. */
@@ -188,9 +190,10 @@ function streamEvents (store: TraceStore, sampling: SamplingService | undefined,
   }
   const stop = store.onChange(send)
   const stopSampling = sampling?.onReport((report: SamplingReport) => { write('sampling', report) })
+  const stopBoosts = sampling?.onBoost((status: SamplingBoostStatus) => { write('boost', status) })
   const heartbeat = setInterval(() => { if (res.writableLength <= MAX_EVENT_BACKLOG_BYTES) res.write(': heartbeat\n\n') }, EVENT_HEARTBEAT_MS)
   heartbeat.unref()
-  const end = (): void => { stop(); stopSampling?.(); clearInterval(heartbeat); if (flush !== null) clearInterval(flush) }
+  const end = (): void => { stop(); stopSampling?.(); stopBoosts?.(); clearInterval(heartbeat); if (flush !== null) clearInterval(flush) }
   req.on('close', end)
   res.on('error', end)
 }
@@ -210,6 +213,14 @@ export function createHttpApi (options: HttpApiOptions): http.RequestListener {
   const { store, sampling } = options
   const extra = options.allowedHosts ?? []
   const page = loadPage()
+  const postRoutes: Record<string, (store: TraceStore, request: unknown) => unknown> = {
+    ...READ_ROUTES,
+    ...PAGE_ROUTES,
+    '/api/sampling/boost': (_store, request) => {
+      if (sampling === undefined) throw new SamplingBoostError(404, 'this viewer runs without a sampling API')
+      return sampling.boost(request)
+    }
+  }
   // the names each server answers to, worked out at its first request (it is bound by then)
   const hostsOf = new WeakMap<object, Set<string>>()
   return (req, res) => {
@@ -226,7 +237,7 @@ export function createHttpApi (options: HttpApiOptions): http.RequestListener {
       return
     }
     const path = (req.url ?? '/').split('?')[0]
-    const route = READ_ROUTES[path] ?? PAGE_ROUTES[path]
+    const route = Object.hasOwn(postRoutes, path) ? postRoutes[path] : undefined
     if (route !== undefined) {
       if (req.method !== 'POST') { sendError(res, 405, 'MethodNotAllowed', `${path} takes POST`); return }
       const origin = req.headers.origin
@@ -238,9 +249,9 @@ export function createHttpApi (options: HttpApiOptions): http.RequestListener {
       readJson(req, res, path === '/api/import' ? MAX_IMPORT_BYTES : MAX_REQUEST_BYTES).then(body => {
         if (body === null) return
         try {
-          sendJson(res, 200, (route as (store: TraceStore, request: unknown) => unknown)(store, body))
+          sendJson(res, 200, route(store, body))
         } catch (err) {
-          if (err instanceof XrayApiError) sendError(res, err.status, err.type, err.message)
+          if (err instanceof XrayApiError || err instanceof SamplingBoostError) sendError(res, err.status, err.type, err.message)
           else sendError(res, 500, 'InternalFailure', 'the viewer failed to answer; it goes on')
         }
       }).catch(() => { if (!res.headersSent) sendError(res, 400, 'InvalidRequestException', 'the request body could not be read') })
@@ -249,10 +260,10 @@ export function createHttpApi (options: HttpApiOptions): http.RequestListener {
     if (req.method !== 'GET') { sendError(res, 405, 'MethodNotAllowed', `${path} takes GET`); return }
     try {
       if (path === '/api/events') streamEvents(store, sampling, req, res)
-      else if (path === '/api/sampling') sendJson(res, 200, sampling?.snapshot() ?? { rules: [], reports: [], counts: null })
+      else if (path === '/api/sampling') sendJson(res, 200, sampling?.snapshot() ?? { rules: [], boosts: [], forward: null, reports: [], counts: null })
       else if (path === '/api/lint') sendLint(store, new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('trace'), res)
       else if (path === '/api/stats') sendJson(res, 200, store.stats())
-      else if (path === '/api' || (path === '/' && page === null)) sendJson(res, 200, { name: 'xraykit viewer', page: page !== null, routes: [...[...Object.keys(READ_ROUTES), ...Object.keys(PAGE_ROUTES)].map(r => `POST ${r}`), 'GET /api/events', 'GET /api/lint', 'GET /api/stats', 'GET /api/sampling'] })
+      else if (path === '/api' || (path === '/' && page === null)) sendJson(res, 200, { name: 'xraykit viewer', page: page !== null, routes: [...Object.keys(postRoutes).map(r => `POST ${r}`), 'GET /api/events', 'GET /api/lint', 'GET /api/stats', 'GET /api/sampling'] })
       else if (!servePage(page, path, res)) sendError(res, 404, 'NotFound', `no route ${path.slice(0, 200)}`)
     } catch {
       if (!res.headersSent) sendError(res, 500, 'InternalFailure', 'the viewer failed to answer; it goes on')

@@ -2,7 +2,8 @@
  * Centralized sampling served by the viewer on the daemon's TCP address: `POST
  * /GetSamplingRules` and `POST /SamplingTargets` answered from a rules file (or X-Ray's
  * default rule), or proxied to a real daemon's TCP port with a local answer when it does
- * not answer. Every statistics report is kept (bounded) for the read API.
+ * not answer. Every statistics report is kept (bounded) for the read API, and adaptive
+ * sampling (`SamplingRateBoost`) is emulated simply: see {@link SamplingService}.
  */
 import { readFile } from 'node:fs/promises'
 import * as http from 'node:http'
@@ -10,9 +11,9 @@ import { DaemonStartError, formatAddress } from './daemon'
 import type { DaemonAddress } from './daemon'
 import { readBody, sendError, sendJson, sendTooLarge } from './json-http'
 
-import type { SamplingCounts, SamplingReport, SamplingRule, SamplingRuleRecord, SamplingRulesAnswer, SamplingSnapshot, SamplingStatisticsDocument, SamplingTargetDocument, SamplingTargetsAnswer, UnprocessedStatistics } from './sampling-types'
+import type { SamplingBoostInForce, SamplingBoostStatisticsDocument, SamplingBoostStatus, SamplingBoostTotals, SamplingCounts, SamplingRateBoost, SamplingReport, SamplingRule, SamplingRuleRecord, SamplingRulesAnswer, SamplingSnapshot, SamplingStatisticsDocument, SamplingTargetDocument, SamplingTargetsAnswer, UnprocessedStatistics } from './sampling-types'
 
-export type { SamplingCounts, SamplingReport, SamplingRule, SamplingRuleRecord, SamplingRulesAnswer, SamplingSnapshot, SamplingStatisticsDocument, SamplingTargetDocument, SamplingTargetsAnswer, UnprocessedStatistics } from './sampling-types'
+export type { SamplingBoost, SamplingBoostInForce, SamplingBoostStatisticsDocument, SamplingBoostStatus, SamplingBoostTotals, SamplingCounts, SamplingRateBoost, SamplingReport, SamplingRule, SamplingRuleRecord, SamplingRulesAnswer, SamplingSnapshot, SamplingStatisticsDocument, SamplingTargetDocument, SamplingTargetsAnswer, UnprocessedStatistics } from './sampling-types'
 
 /** Reports kept at most; older ones are dropped. */
 export const MAX_SAMPLING_REPORTS = 1000
@@ -20,6 +21,14 @@ export const MAX_SAMPLING_REPORTS = 1000
 export const MAX_SAMPLING_BODY_BYTES = 64 * 1024
 /** Seconds a reservoir quota holds, and the reporting interval the viewer asks for. */
 export const SAMPLING_TARGET_INTERVAL = 10
+/** Seconds a boost started by anomalies lasts (X-Ray's last up to a minute). */
+export const BOOST_SECONDS = 60
+/** Seconds a boost asked for with {@link SamplingService.boost} may last at most. */
+export const MAX_MANUAL_BOOST_SECONDS = 3600
+/** Documents a request's `SamplingStatisticsDocuments` or `SamplingBoostStatisticsDocuments` holds at most. */
+export const MAX_SAMPLING_DOCUMENTS = 25
+/** Rule and service pairs whose boost statistics are totalled at most; documents of further pairs are counted only. */
+export const MAX_BOOST_TOTALS = 1000
 
 const OPTION = '--sampling-rules'
 const MATCH_FIELDS = ['ServiceName', 'ServiceType', 'Host', 'HTTPMethod', 'URLPath', 'ResourceARN'] as const
@@ -48,6 +57,12 @@ export function defaultSamplingRule (): SamplingRule {
 }
 
 class RulesError extends Error {}
+
+function copyRule (rule: SamplingRule): SamplingRule {
+  const copy = { ...rule, Attributes: { ...rule.Attributes } }
+  if (rule.SamplingRateBoost !== undefined) copy.SamplingRateBoost = { ...rule.SamplingRateBoost }
+  return copy
+}
 
 function isObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -84,7 +99,25 @@ function apiRule (value: unknown, where: string): SamplingRule {
     if (!isObject(value.Attributes) || !Object.values(value.Attributes).every(v => typeof v === 'string')) throw new RulesError(`${at}: Attributes must be an object of strings`)
     rule.Attributes = { ...value.Attributes as Record<string, string> }
   }
+  if (value.SamplingRateBoost !== undefined && value.SamplingRateBoost !== null) rule.SamplingRateBoost = rateBoost(value.SamplingRateBoost, name, at)
   return rule
+}
+
+function rateBoost (value: unknown, name: string, at: string): SamplingRateBoost {
+  // X-Ray takes SamplingRateBoost on any rule but Default
+  if (name === 'Default') throw new RulesError(`${at}: SamplingRateBoost is not allowed on the Default rule; put it on a rule of your own`)
+  if (!isObject(value)) throw new RulesError(`${at}: SamplingRateBoost must be an object with MaxRate and CooldownWindowMinutes`)
+  const max = value.MaxRate
+  if (typeof max !== 'number' || !(max >= 0 && max <= 1)) throw new RulesError(`${at}: SamplingRateBoost.MaxRate must be a number from 0 to 1`)
+  const cooldown = value.CooldownWindowMinutes
+  if (!Number.isSafeInteger(cooldown) || (cooldown as number) < 0) throw new RulesError(`${at}: SamplingRateBoost.CooldownWindowMinutes must be an integer of 0 or more`)
+  const boost: SamplingRateBoost = { MaxRate: max, CooldownWindowMinutes: cooldown as number }
+  const disable = value.DisableDefaultAnomalyDetection
+  if (disable !== undefined && disable !== null) {
+    if (typeof disable !== 'boolean') throw new RulesError(`${at}: SamplingRateBoost.DisableDefaultAnomalyDetection must be true or false`)
+    boost.DisableDefaultAnomalyDetection = disable
+  }
+  return boost
 }
 
 const LOCAL_RULE_KEYS: Record<number, string[]> = {
@@ -130,8 +163,9 @@ function localRules (doc: Record<string, unknown>): SamplingRule[] {
  * Reads the rules of a `--sampling-rules` file's text: a JSON array of X-Ray
  * `SamplingRule` objects, `{ "SamplingRuleRecords": [...] }` as `aws xray
  * get-sampling-rules` prints it, or a local rules document (`{ "version": 2, "rules": [...],
- * "default": {...} }`), converted. Missing match fields of an API rule are `*`; a rule
- * named `Default` is added when there is none, as the X-Ray service always has one. Rules
+ * "default": {...} }`), converted. Missing match fields of an API rule are `*`; an API rule
+ * other than `Default` may carry `SamplingRateBoost`. A rule named `Default` is added when
+ * there is none, as the X-Ray service always has one. Rules
  * come back in priority order. Throws a {@link DaemonStartError} for `--sampling-rules`
  * saying what is wrong.
  */
@@ -184,7 +218,7 @@ class BadRequest extends Error {}
 function statisticsDocuments (body: unknown): SamplingStatisticsDocument[] {
   if (!isObject(body) || !Array.isArray(body.SamplingStatisticsDocuments)) throw new BadRequest('SamplingStatisticsDocuments must be an array')
   const docs = body.SamplingStatisticsDocuments as unknown[]
-  if (docs.length > 25) throw new BadRequest('SamplingStatisticsDocuments holds at most 25 documents')
+  if (docs.length > MAX_SAMPLING_DOCUMENTS) throw new BadRequest(`SamplingStatisticsDocuments holds at most ${MAX_SAMPLING_DOCUMENTS} documents`)
   const count = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0
   return docs.map((doc, i) => {
     if (!isObject(doc)) throw new BadRequest(`SamplingStatisticsDocuments[${i}] is not an object`)
@@ -198,6 +232,75 @@ function statisticsDocuments (body: unknown): SamplingStatisticsDocument[] {
   })
 }
 
+const BOOST_COUNTS = ['AnomalyCount', 'TotalCount', 'SampledAnomalyCount'] as const
+
+/** The request's `SamplingBoostStatisticsDocuments`: absent (none) or an array of documents, each field checked. */
+function boostStatisticsDocuments (body: Record<string, unknown>): SamplingBoostStatisticsDocument[] {
+  const docs = body.SamplingBoostStatisticsDocuments
+  if (docs === undefined) return []
+  if (!Array.isArray(docs)) throw new BadRequest('SamplingBoostStatisticsDocuments must be an array')
+  if (docs.length > MAX_SAMPLING_DOCUMENTS) throw new BadRequest(`SamplingBoostStatisticsDocuments holds at most ${MAX_SAMPLING_DOCUMENTS} documents`)
+  return docs.map((doc: unknown, i) => {
+    const at = `SamplingBoostStatisticsDocuments[${i}]`
+    if (!isObject(doc)) throw new BadRequest(`${at} is not an object`)
+    if (typeof doc.RuleName !== 'string' || doc.RuleName === '' || doc.RuleName.length > 32) throw new BadRequest(`${at}.RuleName must be a string of 1 to 32 characters`)
+    if (typeof doc.ServiceName !== 'string' || doc.ServiceName.length > 64) throw new BadRequest(`${at}.ServiceName must be a string of at most 64 characters`)
+    if (typeof doc.Timestamp !== 'number') throw new BadRequest(`${at}.Timestamp must be a number`)
+    for (const key of BOOST_COUNTS) {
+      if (!Number.isSafeInteger(doc[key]) || (doc[key] as number) < 0) throw new BadRequest(`${at}.${key} must be an integer of 0 or more`)
+    }
+    return { RuleName: doc.RuleName, ServiceName: doc.ServiceName, Timestamp: doc.Timestamp, AnomalyCount: doc.AnomalyCount as number, TotalCount: doc.TotalCount as number, SampledAnomalyCount: doc.SampledAnomalyCount as number }
+  })
+}
+
+/** A `POST /api/sampling/boost` the viewer refuses: a bad field (400) or an unknown rule (404). */
+export class SamplingBoostError extends Error {
+  /** The HTTP status: 400 or 404. */
+  readonly status: 400 | 404
+  /** The error type sent as `__type`: `InvalidRequestException` or `NotFound`. */
+  readonly type: 'InvalidRequestException' | 'NotFound'
+
+  /** A refusal with `status` and `message`. */
+  constructor (status: 400 | 404, message: string) {
+    super(message)
+    this.name = 'SamplingBoostError'
+    this.status = status
+    this.type = status === 400 ? 'InvalidRequestException' : 'NotFound'
+  }
+}
+
+/** What {@link SamplingService.getSamplingTargets} answers: a `POST /SamplingTargets` body, checked. */
+export interface SamplingTargetsRequest {
+  /** The rules' statistics. */
+  SamplingStatisticsDocuments: SamplingStatisticsDocument[]
+  /** The rules' boost statistics. */
+  SamplingBoostStatisticsDocuments?: SamplingBoostStatisticsDocument[]
+}
+
+/** A rule's boost state. */
+interface BoostState {
+  /** The latest boost, in force until its TTL. */
+  boost: SamplingBoostInForce | null
+  /** The cooldown window in which anomalies last started a boost, as its index from the epoch. */
+  window: number | null
+  /** When that window ends, epoch seconds. */
+  cooldownUntil: number | null
+  /** Boost statistics per service. */
+  services: Map<string, SamplingBoostTotals>
+}
+
+function emptyTotals (): SamplingBoostTotals {
+  return { documents: 0, TotalCount: 0, AnomalyCount: 0, SampledAnomalyCount: 0, lastAt: 0 }
+}
+
+function addTotals (to: SamplingBoostTotals, from: SamplingBoostTotals): void {
+  to.documents += from.documents
+  to.TotalCount += from.TotalCount
+  to.AnomalyCount += from.AnomalyCount
+  to.SampledAnomalyCount += from.SampledAnomalyCount
+  to.lastAt = Math.max(to.lastAt, from.lastAt)
+}
+
 /** Options of {@link SamplingService}. */
 export interface SamplingServiceOptions {
   /** The rules answered locally. Default: X-Ray's default rule only. */
@@ -206,6 +309,8 @@ export interface SamplingServiceOptions {
   forward?: DaemonAddress | null
   /** Milliseconds the forward daemon may take to answer. Default 1,000 (the SDKs give up after 2 s). */
   forwardTimeout?: number
+  /** The clock, epoch milliseconds: what boosts, cooldowns, quotas and reports are timed by. Default `Date.now`. */
+  now?: () => number
 }
 
 /**
@@ -216,22 +321,56 @@ export interface SamplingServiceOptions {
  * {@link SAMPLING_TARGET_INTERVAL} seconds, and `Interval` 10. With one client, as on a
  * developer's machine, that is what X-Ray would give; with several, each samples up to the
  * full reservoir.
+ *
+ * Adaptive sampling is emulated simply. X-Ray works out how far to raise a rule's rate from
+ * the boost statistics of every service; the viewer boosts a rule with `SamplingRateBoost`
+ * as soon as a `SamplingBoostStatisticsDocuments` entry reports `AnomalyCount` over 0 for
+ * it, no boost is in force for it, and its cooldown allows: `BoostRate` is `MaxRate` (no
+ * boost when that is 0), `BoostRateTTL` now + {@link BOOST_SECONDS}. The cooldown is fixed
+ * windows of `CooldownWindowMinutes` counted from the epoch, at most one boost from
+ * anomalies starting in each (0: no cooldown). While a boost is in force every target
+ * document of its rule carries `SamplingBoost`, as an SDK ends a boost on an answer without
+ * it; target documents go only to the rules a request has statistics for, so a boost
+ * started by a request with boost statistics alone goes out with the next one. Boost
+ * documents of an unknown rule or one without `SamplingRateBoost` are
+ * `UnprocessedBoostStatistics`. {@link SamplingService.boost} starts or ends one by hand.
+ * Answers of the `forward` daemon pass through unchanged; their boost statistics are still
+ * kept and totalled.
  */
 export class SamplingService {
   private readonly rules: SamplingRule[]
+  private readonly byName: Map<string, SamplingRule>
   private readonly records: SamplingRuleRecord[]
   private readonly loadedAt: number
   private readonly forward: DaemonAddress | null
   private readonly forwardTimeout: number
+  private readonly now: () => number
   private readonly reports: SamplingReport[] = []
   private readonly listeners = new Set<(report: SamplingReport) => void>()
+  private readonly boostListeners = new Set<(status: SamplingBoostStatus) => void>()
+  private readonly boosts = new Map<string, BoostState>()
+  private totalledPairs = 0
   private readonly inFlight = new Set<http.ClientRequest>()
-  private readonly counts: SamplingCounts = { rulesRequests: 0, targetsRequests: 0, forwarded: 0, forwardFailures: 0, lastForwardError: null, rejected: 0, reportsDropped: 0 }
+  private readonly counts: SamplingCounts = {
+    rulesRequests: 0,
+    targetsRequests: 0,
+    forwarded: 0,
+    forwardFailures: 0,
+    lastForwardError: null,
+    rejected: 0,
+    reportsDropped: 0,
+    boostDocumentsReceived: 0,
+    boostDocumentsNotTotalled: 0,
+    anomalyBoosts: 0,
+    manualBoosts: 0
+  }
 
   /** A service answering from `options.rules`, or proxying to `options.forward`. */
   constructor (options: SamplingServiceOptions = {}) {
-    this.rules = (options.rules ?? [defaultSamplingRule()]).map(r => ({ ...r, Attributes: { ...r.Attributes } }))
-    this.loadedAt = Math.floor(Date.now() / 1000)
+    this.now = options.now ?? Date.now
+    this.rules = (options.rules ?? [defaultSamplingRule()]).map(copyRule)
+    this.byName = new Map(this.rules.map(r => [r.RuleName, r]))
+    this.loadedAt = Math.floor(this.now() / 1000)
     this.records = this.rules.map(rule => ({ SamplingRule: rule, CreatedAt: this.loadedAt, ModifiedAt: this.loadedAt }))
     this.forward = options.forward ?? null
     this.forwardTimeout = options.forwardTimeout ?? 1000
@@ -239,37 +378,173 @@ export class SamplingService {
 
   /** The GetSamplingRules answer: every rule on one page. */
   getSamplingRules (): SamplingRulesAnswer {
-    return { SamplingRuleRecords: this.records.map(r => ({ ...r, SamplingRule: { ...r.SamplingRule, Attributes: { ...r.SamplingRule.Attributes } } })) }
+    return { SamplingRuleRecords: this.records.map(r => ({ ...r, SamplingRule: copyRule(r.SamplingRule) })) }
   }
 
-  /** The GetSamplingTargets answer to `documents`, at `now` (epoch ms). Unknown rules are `UnprocessedStatistics`. */
-  getSamplingTargets (documents: SamplingStatisticsDocument[], now = Date.now()): SamplingTargetsAnswer {
-    const byName = new Map(this.rules.map(r => [r.RuleName, r]))
+  /**
+   * The GetSamplingTargets answer to a request (or to its statistics alone), at `now`
+   * (epoch ms). Unknown rules are `UnprocessedStatistics`; boost statistics with anomalies
+   * may start a boost (see {@link SamplingService}).
+   */
+  getSamplingTargets (request: SamplingTargetsRequest | SamplingStatisticsDocument[], now = this.now()): SamplingTargetsAnswer {
+    const { SamplingStatisticsDocuments: documents, SamplingBoostStatisticsDocuments: boostDocuments = [] } = Array.isArray(request) ? { SamplingStatisticsDocuments: request } : request
+    const unprocessedBoosts: UnprocessedStatistics[] = []
+    for (const doc of boostDocuments) {
+      const settings = this.byName.get(doc.RuleName)?.SamplingRateBoost
+      if (settings === undefined) {
+        const why = this.byName.has(doc.RuleName) ? `rule ${doc.RuleName} has no SamplingRateBoost` : `no rule named ${doc.RuleName}`
+        unprocessedBoosts.push({ RuleName: doc.RuleName, ErrorCode: '400', Message: why })
+      } else if (doc.AnomalyCount > 0) {
+        this.boostForAnomalies(doc.RuleName, settings, now)
+      }
+    }
     const targets: SamplingTargetDocument[] = []
     const unprocessed: UnprocessedStatistics[] = []
     const done = new Set<string>()
     for (const doc of documents) {
-      const rule = byName.get(doc.RuleName)
+      const rule = this.byName.get(doc.RuleName)
       if (rule === undefined) {
         unprocessed.push({ RuleName: doc.RuleName, ErrorCode: '400', Message: `no rule named ${doc.RuleName}` })
         continue
       }
       if (done.has(rule.RuleName)) continue
       done.add(rule.RuleName)
-      targets.push({ RuleName: rule.RuleName, FixedRate: rule.FixedRate, ReservoirQuota: rule.ReservoirSize, ReservoirQuotaTTL: Math.floor(now / 1000) + SAMPLING_TARGET_INTERVAL, Interval: SAMPLING_TARGET_INTERVAL })
+      const target: SamplingTargetDocument = { RuleName: rule.RuleName, FixedRate: rule.FixedRate, ReservoirQuota: rule.ReservoirSize, ReservoirQuotaTTL: Math.floor(now / 1000) + SAMPLING_TARGET_INTERVAL, Interval: SAMPLING_TARGET_INTERVAL }
+      const boost = this.boostInForce(rule.RuleName, now)
+      if (boost !== null) target.SamplingBoost = { BoostRate: boost.BoostRate, BoostRateTTL: boost.BoostRateTTL }
+      targets.push(target)
     }
-    return { SamplingTargetDocuments: targets, LastRuleModification: this.loadedAt, UnprocessedStatistics: unprocessed }
+    return { SamplingTargetDocuments: targets, LastRuleModification: this.loadedAt, UnprocessedStatistics: unprocessed, UnprocessedBoostStatistics: unprocessedBoosts }
   }
 
-  /** The rules, the reports kept (newest last) and the counts. */
-  snapshot (): SamplingSnapshot {
-    return { rules: this.rules.map(r => ({ ...r, Attributes: { ...r.Attributes } })), reports: [...this.reports], counts: { ...this.counts } }
+  /**
+   * `POST /api/sampling/boost`: starts a boost of a rule now, whatever its cooldown, or
+   * ends one. The body is `{ RuleName, BoostRate?, Seconds? }`: `BoostRate` 0 to 1 (default
+   * the rule's `MaxRate`, or 1 when it has no `SamplingRateBoost`; 0 ends the boost in
+   * force), `Seconds` 1 to {@link MAX_MANUAL_BOOST_SECONDS} (default {@link BOOST_SECONDS}).
+   * A boost by hand does not count toward the cooldown of boosts from anomalies. Answers the
+   * rule's {@link SamplingBoostStatus}; throws a {@link SamplingBoostError} for a bad field
+   * (400) or an unknown rule (404).
+   */
+  boost (request: unknown, now = this.now()): SamplingBoostStatus {
+    if (!isObject(request)) throw new SamplingBoostError(400, 'the request body must be a JSON object: { "RuleName": "...", "BoostRate"?: 0 to 1, "Seconds"?: 1 to 3600 }')
+    const { RuleName: name, BoostRate: rate, Seconds: seconds } = request
+    if (typeof name !== 'string' || name === '' || name.length > 32) throw new SamplingBoostError(400, 'RuleName must be a string of 1 to 32 characters')
+    if (rate !== undefined && (typeof rate !== 'number' || !(rate >= 0 && rate <= 1))) throw new SamplingBoostError(400, 'BoostRate must be a number from 0 to 1')
+    if (seconds !== undefined && (!Number.isInteger(seconds) || (seconds as number) < 1 || (seconds as number) > MAX_MANUAL_BOOST_SECONDS)) throw new SamplingBoostError(400, `Seconds must be an integer from 1 to ${MAX_MANUAL_BOOST_SECONDS}`)
+    const rule = this.byName.get(name)
+    if (rule === undefined) throw new SamplingBoostError(404, `no rule named ${name} is served`)
+    const boostRate = rate ?? rule.SamplingRateBoost?.MaxRate ?? 1
+    const state = this.boostState(name)
+    if (boostRate === 0) {
+      state.boost = null
+    } else {
+      const start = Math.floor(now / 1000)
+      state.boost = { BoostRate: boostRate, BoostRateTTL: start + ((seconds as number | undefined) ?? BOOST_SECONDS), reason: 'manual', startedAt: start }
+      this.counts.manualBoosts++
+    }
+    return this.boostChanged(name, now)
+  }
+
+  /** The rules, the reports kept (newest last), adaptive sampling per rule at `now` (epoch ms), and the counts. */
+  snapshot (now = this.now()): SamplingSnapshot {
+    const names = this.rules.filter(r => r.SamplingRateBoost !== undefined).map(r => r.RuleName)
+    const listed = new Set(names)
+    const others = [...this.boosts.keys()].filter(n => !listed.has(n) && (this.boostInForce(n, now) !== null || this.boosts.get(n)!.services.size > 0))
+    others.sort((a, b) => (this.byName.has(a) ? 0 : 1) - (this.byName.has(b) ? 0 : 1) || (a < b ? -1 : a > b ? 1 : 0))
+    return {
+      rules: this.rules.map(copyRule),
+      boosts: [...names, ...others].map(n => this.boostStatus(n, now)),
+      forward: this.forward === null ? null : formatAddress(this.forward),
+      reports: [...this.reports],
+      counts: { ...this.counts }
+    }
   }
 
   /** Calls `listener` with every statistics report, as it is answered. Returns a function that stops it. A listener that throws is ignored. */
   onReport (listener: (report: SamplingReport) => void): () => void {
     this.listeners.add(listener)
     return () => { this.listeners.delete(listener) }
+  }
+
+  /** Calls `listener` with a rule's {@link SamplingBoostStatus} whenever a boost starts or is ended by hand. Returns a function that stops it. A listener that throws is ignored. */
+  onBoost (listener: (status: SamplingBoostStatus) => void): () => void {
+    this.boostListeners.add(listener)
+    return () => { this.boostListeners.delete(listener) }
+  }
+
+  private boostState (name: string): BoostState {
+    let state = this.boosts.get(name)
+    if (state === undefined) {
+      state = { boost: null, window: null, cooldownUntil: null, services: new Map() }
+      this.boosts.set(name, state)
+    }
+    return state
+  }
+
+  private boostInForce (name: string, now: number): SamplingBoostInForce | null {
+    const boost = this.boosts.get(name)?.boost ?? null
+    return boost !== null && now / 1000 < boost.BoostRateTTL ? boost : null
+  }
+
+  private boostForAnomalies (name: string, settings: SamplingRateBoost, now: number): void {
+    if (this.boostInForce(name, now) !== null || settings.MaxRate <= 0) return
+    const state = this.boostState(name)
+    const seconds = now / 1000
+    const windowSeconds = settings.CooldownWindowMinutes * 60
+    if (windowSeconds > 0) {
+      const window = Math.floor(seconds / windowSeconds)
+      if (state.window === window) return
+      state.window = window
+      state.cooldownUntil = (window + 1) * windowSeconds
+    }
+    const start = Math.floor(seconds)
+    state.boost = { BoostRate: settings.MaxRate, BoostRateTTL: start + BOOST_SECONDS, reason: 'anomalies', startedAt: start }
+    this.counts.anomalyBoosts++
+    this.boostChanged(name, now)
+  }
+
+  private boostChanged (name: string, now: number): SamplingBoostStatus {
+    const status = this.boostStatus(name, now)
+    for (const listener of this.boostListeners) {
+      try { listener(status) } catch { /* a listener's failure is its own */ }
+    }
+    return status
+  }
+
+  private boostStatus (name: string, now: number): SamplingBoostStatus {
+    const state = this.boosts.get(name)
+    const settings = this.byName.get(name)?.SamplingRateBoost
+    const boost = this.boostInForce(name, now)
+    const cooldownUntil = state?.cooldownUntil ?? null
+    const totals = emptyTotals()
+    const services = [...(state?.services ?? new Map<string, SamplingBoostTotals>()).entries()]
+      .sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+      .map(([ServiceName, t]) => { addTotals(totals, t); return { ServiceName, ...t } })
+    return {
+      RuleName: name,
+      SamplingRateBoost: settings === undefined ? null : { ...settings },
+      boost: boost === null ? null : { ...boost },
+      cooldownUntil: cooldownUntil !== null && cooldownUntil > now / 1000 ? cooldownUntil : null,
+      totals,
+      services
+    }
+  }
+
+  /** Adds boost documents to their rule and service's totals. */
+  private totalBoosts (documents: SamplingBoostStatisticsDocument[], at: number): void {
+    for (const doc of documents) {
+      this.counts.boostDocumentsReceived++
+      const known = this.boosts.get(doc.RuleName)?.services.get(doc.ServiceName)
+      if (known === undefined && this.totalledPairs >= MAX_BOOST_TOTALS) { this.counts.boostDocumentsNotTotalled++; continue }
+      let totals = known
+      if (totals === undefined) {
+        totals = emptyTotals()
+        this.boostState(doc.RuleName).services.set(doc.ServiceName, totals)
+        this.totalledPairs++
+      }
+      addTotals(totals, { documents: 1, TotalCount: doc.TotalCount, AnomalyCount: doc.AnomalyCount, SampledAnomalyCount: doc.SampledAnomalyCount, lastAt: at })
+    }
   }
 
   /** Cancels forwarded calls still waiting for an answer (they are answered locally). */
@@ -316,8 +591,12 @@ export class SamplingService {
     }
     if (!isObject(body)) { reject(400, 'InvalidRequestException', 'the request body must be a JSON object'); return }
     let documents: SamplingStatisticsDocument[] = []
+    let boostDocuments: SamplingBoostStatisticsDocument[] = []
     if (path === '/SamplingTargets') {
-      try { documents = statisticsDocuments(body) } catch (err) {
+      try {
+        documents = statisticsDocuments(body)
+        boostDocuments = boostStatisticsDocuments(body)
+      } catch (err) {
         if (err instanceof BadRequest) { reject(400, 'InvalidRequestException', err.message); return }
         throw err
       }
@@ -337,17 +616,21 @@ export class SamplingService {
         this.counts.lastForwardError = `${formatAddress(this.forward)}: ${(err as Error).message}`
       }
     }
-    if (path === '/SamplingTargets') this.record({ receivedAt: Date.now(), clientId: documents[0]?.ClientID ?? null, documents, answeredBy })
-    if (res.destroyed) return
+    const now = this.now()
+    if (path === '/SamplingTargets') this.record({ receivedAt: now, clientId: documents[0]?.ClientID ?? null, documents, boostDocuments, answeredBy })
     if (answer !== null) {
+      if (res.destroyed) return
       res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': answer.body.length })
       res.end(answer.body)
     } else {
-      sendJson(res, 200, path === '/GetSamplingRules' ? this.getSamplingRules() : this.getSamplingTargets(documents))
+      // answered even when the client is gone: a boost its anomalies start still starts
+      const reply = path === '/GetSamplingRules' ? this.getSamplingRules() : this.getSamplingTargets({ SamplingStatisticsDocuments: documents, SamplingBoostStatisticsDocuments: boostDocuments }, now)
+      sendJson(res, 200, reply)
     }
   }
 
   private record (report: SamplingReport): void {
+    this.totalBoosts(report.boostDocuments, report.receivedAt)
     this.reports.push(report)
     if (this.reports.length > MAX_SAMPLING_REPORTS) {
       this.reports.shift()

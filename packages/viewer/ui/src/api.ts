@@ -6,7 +6,7 @@ import type { GraphService } from '../../src/graph'
 import type { LintFinding } from '../../src/ingest'
 import type { TraceProblem } from '../../src/lint'
 import type { StoreEvent, StoreStats, TraceLint } from '../../src/store-types'
-import type { SamplingReport, SamplingSnapshot as ServerSamplingSnapshot } from '../../src/sampling-types'
+import type { SamplingBoostStatus, SamplingReport, SamplingSnapshot as ServerSamplingSnapshot } from '../../src/sampling-types'
 
 export type { TraceListRow, TraceListResult }
 
@@ -101,6 +101,11 @@ export function sampling (signal?: AbortSignal): Promise<SamplingSnapshot> {
   return get('/api/sampling', signal)
 }
 
+/** Starts a boost of a rule now (the rule's MaxRate for 60 s unless told), or ends it with `rate` 0. */
+export function boostRule (rule: string, rate?: number): Promise<SamplingBoostStatus> {
+  return post('/api/sampling/boost', { RuleName: rule, BoostRate: rate })
+}
+
 /** Removes every kept trace. */
 export function clearTraces (): Promise<{ traces: number }> {
   return post('/api/clear', {})
@@ -112,6 +117,7 @@ export type LiveEvent =
   | { kind: 'finding', finding: LintFinding }
   | { kind: 'cleared' }
   | { kind: 'sampling', report: SamplingReport }
+  | { kind: 'boost', status: SamplingBoostStatus }
   | { kind: 'connection', open: boolean }
 
 /**
@@ -140,6 +146,7 @@ export function listen (handler: (event: LiveEvent) => void): () => void {
   })
   source.addEventListener('cleared', () => handler({ kind: 'cleared' }))
   source.addEventListener('sampling', e => { const v = parse(e); if (v !== null) handler({ kind: 'sampling', report: v as SamplingReport }) })
+  source.addEventListener('boost', e => { const v = parse(e); if (v !== null) handler({ kind: 'boost', status: v as SamplingBoostStatus }) })
   source.addEventListener('open', () => handler({ kind: 'connection', open: true }))
   source.addEventListener('error', () => handler({ kind: 'connection', open: false }))
   return () => source.close()

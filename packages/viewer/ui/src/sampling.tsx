@@ -1,9 +1,9 @@
-// What the viewer's sampling API serves (the rules) and what each SDK instance reported in
-// its SamplingTargets calls, live over the event stream.
+// What the viewer's sampling API serves (the rules and their boosts) and what each SDK
+// instance reported in its SamplingTargets calls, live over the event stream.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
-import { listen, sampling } from './api'
+import { boostRule, listen, sampling } from './api'
 import type { SamplingSnapshot } from './api'
-import type { SamplingReport, SamplingRule, SamplingStatisticsDocument } from '../../src/sampling-types'
+import type { SamplingBoostStatus, SamplingBoostTotals, SamplingReport, SamplingRule, SamplingStatisticsDocument } from '../../src/sampling-types'
 import { formatTime, useTimeSetting } from './format'
 import './sampling-page.css'
 
@@ -40,6 +40,102 @@ function percent (rate: number): string {
 
 function docTime (t: number | string): string {
   return typeof t === 'number' && Number.isFinite(t) ? formatTime(t, true) : String(t)
+}
+
+/** `statuses` with `status` in place of the one of its rule (or added at the end). */
+export function withBoostStatus (statuses: SamplingBoostStatus[], status: SamplingBoostStatus): SamplingBoostStatus[] {
+  const i = statuses.findIndex(s => s.RuleName === status.RuleName)
+  return i === -1 ? [...statuses, status] : statuses.map((s, j) => j === i ? status : s)
+}
+
+/** Seconds left of a boost at `nowMs`, or 0 once it has ended. */
+export function secondsLeft (status: SamplingBoostStatus, nowMs: number): number {
+  return status.boost === null ? 0 : Math.max(0, Math.ceil(status.boost.BoostRateTTL - nowMs / 1000))
+}
+
+/** Re-renders every second while `ticking`, and gives the time (epoch ms). */
+function useNow (ticking: boolean): number {
+  const [now, setNow] = useState(() => Date.now())
+  useEffect(() => {
+    if (!ticking) return
+    setNow(Date.now())
+    const timer = window.setInterval(() => setNow(Date.now()), 1000)
+    return () => window.clearInterval(timer)
+  }, [ticking])
+  return ticking ? now : Date.now()
+}
+
+function StatCells (props: { totals: SamplingBoostTotals }) {
+  const t = props.totals
+  return (
+    <>
+      <td class="num">{t.documents}</td>
+      <td class="num">{t.TotalCount}</td>
+      <td class="num">{t.AnomalyCount}</td>
+      <td class="num">{t.SampledAnomalyCount}</td>
+    </>
+  )
+}
+
+function BoostTable (props: { statuses: SamplingBoostStatus[], rules: Set<string>, busy: string | null, onBoost: (rule: string, rate?: number) => void }) {
+  const ticking = props.statuses.some(s => s.boost !== null)
+  const now = useNow(ticking)
+  return (
+    <div class="sampling-scroll">
+      <table class="sampling boosts">
+        <caption class="visually-hidden">Sampling boosts per rule, with the boost statistics reported for it</caption>
+        <thead>
+          <tr>
+            <th scope="col">Rule</th><th scope="col" class="num">Max rate</th><th scope="col">Cooldown</th><th scope="col">Boost in force</th><th scope="col"><span class="visually-hidden">Actions</span></th>
+            <th scope="col">Service</th><th scope="col" class="num">Reports</th><th scope="col" class="num">Requests</th><th scope="col" class="num">Anomalies</th><th scope="col" class="num">Sampled anomalies</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.statuses.flatMap(s => {
+            const settings = s.SamplingRateBoost
+            const left = secondsLeft(s, now)
+            const boost = left > 0 ? s.boost : null
+            const services = s.services.length > 1 ? [{ ServiceName: null, ...s.totals }, ...s.services] : s.services
+            const span = Math.max(1, services.length)
+            const head = (
+              <>
+                <th scope="rowgroup" rowSpan={span}>
+                  {s.RuleName}
+                  {!props.rules.has(s.RuleName) && <span class="badge error" title="no rule of this name is served">unknown rule</span>}
+                  {props.rules.has(s.RuleName) && settings === null && <div class="muted">no SamplingRateBoost</div>}
+                </th>
+                <td rowSpan={span} class="num">{settings === null ? '—' : percent(settings.MaxRate)}</td>
+                <td rowSpan={span} class="cooldown">
+                  {settings === null ? '—' : settings.CooldownWindowMinutes === 0 ? 'none' : `${settings.CooldownWindowMinutes} min`}
+                  {s.cooldownUntil !== null && s.cooldownUntil > now / 1000 && <div class="muted" title="anomalies start no boost before then">until {formatTime(s.cooldownUntil)}</div>}
+                  {settings?.DisableDefaultAnomalyDetection === true && <div class="muted">5xx not an anomaly</div>}
+                </td>
+                <td rowSpan={span} class="boost-state">
+                  {boost === null
+                    ? <span class="muted">none</span>
+                    : <span title={`until ${formatTime(boost.BoostRateTTL, true)}`}><strong>{percent(boost.BoostRate)}</strong>, {left} s left <span class={`badge ${boost.reason}`}>{boost.reason === 'manual' ? 'by hand' : 'anomalies'}</span></span>}
+                </td>
+                <td rowSpan={span} class="boost-actions">
+                  {props.rules.has(s.RuleName) && <button type="button" disabled={props.busy === s.RuleName} onClick={() => props.onBoost(s.RuleName)}>Boost now</button>}
+                  {boost !== null && <button type="button" class="quiet" disabled={props.busy === s.RuleName} onClick={() => props.onBoost(s.RuleName, 0)}>End</button>}
+                </td>
+              </>
+            )
+            if (services.length === 0) {
+              return [<tr key={s.RuleName} data-boost-rule={s.RuleName} class="first">{head}<td colSpan={5} class="muted">no boost statistics yet</td></tr>]
+            }
+            return services.map((row, i) => (
+              <tr key={`${s.RuleName}-${row.ServiceName ?? ''}-${i}`} data-boost-rule={s.RuleName} data-service={row.ServiceName ?? ''} class={i === 0 ? 'first' : ''}>
+                {i === 0 && head}
+                <td class={row.ServiceName === null ? 'muted' : 'mono'} title={`last report ${formatTime(row.lastAt / 1000)}`}>{row.ServiceName === null ? 'all services' : row.ServiceName === '' ? '(empty)' : row.ServiceName}</td>
+                <StatCells totals={row} />
+              </tr>
+            ))
+          })}
+        </tbody>
+      </table>
+    </div>
+  )
 }
 
 function RuleTable (props: { rules: SamplingRule[] }) {
@@ -119,7 +215,10 @@ function Counts (props: { counts: NonNullable<SamplingSnapshot['counts']> }) {
     ['forwarded', c.forwarded],
     ['forward failures', c.forwardFailures],
     ['rejected', c.rejected],
-    ['reports dropped', c.reportsDropped]
+    ['reports dropped', c.reportsDropped],
+    ['boost documents', c.boostDocumentsReceived],
+    ['boosts from anomalies', c.anomalyBoosts],
+    ['boosts by hand', c.manualBoosts]
   ]
   return (
     <>
@@ -137,6 +236,7 @@ export function SamplingPage () {
   const [error, setError] = useState<string | null>(null)
   const [live, setLive] = useState(false)
   const [reload, setReload] = useState(0)
+  const [busy, setBusy] = useState<string | null>(null)
   const timer = useRef<number | null>(null)
 
   useEffect(() => {
@@ -154,10 +254,16 @@ export function SamplingPage () {
         if (event.open) setReload(n => n + 1)
         return
       }
-      if (event.kind !== 'sampling') return
-      const report = event.report
-      // Shown at once; the counts follow with the reload.
-      setSnapshot(s => s === null ? s : { ...s, reports: [...s.reports, report].slice(-1000) })
+      if (event.kind === 'boost') {
+        const status = event.status
+        setSnapshot(s => s === null ? s : { ...s, boosts: withBoostStatus(s.boosts, status) })
+      } else if (event.kind === 'sampling') {
+        const report = event.report
+        // Shown at once; the counts follow with the reload.
+        setSnapshot(s => s === null ? s : { ...s, reports: [...s.reports, report].slice(-1000) })
+      } else {
+        return
+      }
       if (timer.current === null) timer.current = window.setTimeout(() => { timer.current = null; setReload(n => n + 1) }, REFRESH_MS)
     })
     return () => {
@@ -169,6 +275,15 @@ export function SamplingPage () {
 
   const clients = useMemo(() => summarizeClients(snapshot?.reports ?? []), [snapshot])
   const ruleNames = useMemo(() => new Set((snapshot?.rules ?? []).map(r => r.RuleName)), [snapshot])
+
+  const boostNow = (rule: string, rate?: number): void => {
+    setBusy(rule)
+    boostRule(rule, rate).then(status => {
+      setSnapshot(s => s === null ? s : { ...s, boosts: withBoostStatus(s.boosts, status) })
+      setError(null)
+      setReload(n => n + 1)
+    }, (err: unknown) => setError(err instanceof Error ? err.message : String(err))).finally(() => setBusy(null))
+  }
 
   return (
     <section class="sampling-page" aria-label="Sampling">
@@ -185,6 +300,22 @@ export function SamplingPage () {
             : <Counts counts={snapshot.counts} />}
           <h2>Rules served</h2>
           <RuleTable rules={snapshot.rules} />
+          <h2>Sampling boost</h2>
+          {snapshot.forward !== null && snapshot.boosts.length > 0 && (
+            <p class="muted">
+              The forward daemon ({snapshot.forward}) answers the SDKs and its answers pass through unchanged;
+              a boost here goes out only in answers the viewer gives itself, when that daemon does not answer.
+            </p>
+          )}
+          {snapshot.boosts.length === 0
+            ? (
+              <p class="empty">
+                No rule has a SamplingRateBoost. Give one to a rule of the --sampling-rules file
+                ("SamplingRateBoost": {'{'} "MaxRate": 0.5, "CooldownWindowMinutes": 1 {'}'}): when an SDK with adaptive sampling
+                reports anomalies for it, the viewer raises its rate to MaxRate for 60 seconds.
+              </p>
+              )
+            : <BoostTable statuses={snapshot.boosts} rules={ruleNames} busy={busy} onBoost={boostNow} />}
           <h2>What the clients reported</h2>
           {clients.length === 0
             ? (
