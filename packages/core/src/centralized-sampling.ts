@@ -288,6 +288,7 @@ export class CentralizedSampler implements Sampler {
 
   /** A sampler that starts polling the daemon on its first decision (or {@link CentralizedSampler.start}). */
   constructor (options: CentralizedSamplerOptions = {}) {
+    if (options === null || typeof options !== 'object') throw new XrayOptionsError(ErrorCodes.OPT_SAMPLING, `CentralizedSampler options must be an object, got ${options === null ? 'null' : typeof options}`)
     this.givenAddress = this.address = options.address ?? null
     this.givenLogger = options.logger !== undefined
     const fallback = options.fallback

@@ -577,6 +577,8 @@ describe('adaptive sampling in the sampler', () => {
   it('rejects adaptive options of the wrong type, naming them', () => {
     expect(() => new CentralizedSampler({ adaptiveSampling: 'yes' as unknown as boolean })).toThrow(/adaptiveSampling must be a boolean/)
     expect(() => new CentralizedSampler({ adaptiveSamplingConfig: 7 as unknown as string })).toThrow(/adaptiveSamplingConfig must be YAML text or a file path/)
+    expect(() => new CentralizedSampler(null as unknown as CentralizedSamplerOptions)).toThrow(/CentralizedSampler options must be an object, got null/)
+    expect(() => new CentralizedSampler('x' as unknown as CentralizedSamplerOptions)).toThrow(/must be an object, got string/)
   })
 
   it('polls at the smallest Interval the answer asks for, even below the default', async () => {
