@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import express from 'express'
+import type expressModule from 'express'
 import { captureHTTPClients, CentralizedSampler, Recorder, releaseHTTPClients } from '@xraykit/core'
 import type { XrayOptions } from '@xraykit/core'
 import { xrayMiddleware } from '@xraykit/express'
@@ -12,6 +12,9 @@ import { FakeProxy, rule } from '../helpers/sampling-proxy'
 import { send } from '../conformance/client'
 import { drivers } from '../conformance/drivers'
 import type { Driver, RunningApp } from '../conformance/drivers'
+
+// the workspace installs Express under the names of its majors
+const express: typeof expressModule = require('express5')
 
 // Adaptive sampling end to end: real apps on each adapter, a stand-in for the daemon's
 // sampling proxy over TCP, and segments over UDP. Target polls are asked for by the test
