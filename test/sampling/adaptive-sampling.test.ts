@@ -89,7 +89,23 @@ async function service (rules: unknown[], options: { config?: string, sampler?: 
 }
 
 /** An app whose responses are counted as they close: by then xraykit has seen them end. */
-async function run (driver: Driver, svc: Service): Promise<{ app: RunningApp, get: (path: string, headers?: Record<string, string>) => Promise<number>, ended: () => Promise<void> }> {
+let sentinels = 0
+
+interface Running {
+  app: RunningApp
+  get: (path: string, headers?: Record<string, string>) => Promise<number>
+  /** Resolves once every response sent so far has closed. */
+  ended: () => Promise<void>
+  /**
+   * Sends a request sampled by its caller (counted against no rule: a parent and no
+   * `xrsr`) and waits for its segment, so whatever came before it has arrived; returns
+   * every other document.
+   */
+  settle: () => Promise<Array<Record<string, any>>>
+}
+
+/** An app whose responses are counted as they close: by then xraykit has seen them end. */
+async function run (driver: Driver, svc: Service): Promise<Running> {
   const app = await driver.start({ recorder: svc.recorder })
   open.push(app)
   let sent = 0
@@ -104,6 +120,14 @@ async function run (driver: Driver, svc: Service): Promise<{ app: RunningApp, ge
     },
     async ended () {
       while (closed < sent) await new Promise<void>(resolve => { wake = resolve })
+    },
+    async settle () {
+      const marker = `/ok?sentinel=${++sentinels}`
+      sent++
+      expect((await send(app.port, marker, { headers: { 'X-Amzn-Trace-Id': `Root=${traceId()};Parent=53995c3f42cd8ad8;Sampled=1` } })).status).toBe(200)
+      const isSentinel = (d: Record<string, any>): boolean => String(d.http?.request?.url).includes('?sentinel=')
+      await svc.daemon.until(() => svc.daemon.documents.some(d => String(d.http?.request?.url).endsWith(marker)))
+      return svc.daemon.documents.filter(d => !isSentinel(d))
     }
   }
 }
@@ -111,15 +135,15 @@ async function run (driver: Driver, svc: Service): Promise<{ app: RunningApp, ge
 describe.each(drivers)('$name: sampling boost', (driver) => {
   it('counts each request and anomaly of a boosted rule, reports them, samples all under a boost, and stops when an answer no longer carries it', async () => {
     const svc = await service([boosted('checkout', 10), DEFAULT])
-    const { get, ended } = await run(driver, svc)
+    const { get, ended, settle } = await run(driver, svc)
     answer(svc.proxy, 'checkout', () => ({ Interval: 10 }))
 
     // nothing is sampled by the rule itself; 503s and a thrown error are anomalies, a 404 is not
     const statuses = []
     for (const path of ['/ok', '/status/503', '/users/7', '/status/503', '/throw', '/status/404', '/ok', '/status/429']) statuses.push(await get(path))
     expect(statuses).toEqual([200, 503, 200, 503, 500, 404, 200, 429])
+    expect(await settle()).toEqual([])
     await ended()
-    expect(svc.daemon.documents).toEqual([])
 
     answer(svc.proxy, 'checkout', () => ({ Interval: 10, ...boostFor(60) }))
     const first = await svc.poll()
@@ -133,7 +157,7 @@ describe.each(drivers)('$name: sampling boost', (driver) => {
     // boosted to 1: every request is sampled, beyond the (empty) reservoir
     for (const path of ['/ok', '/status/500', '/users/8']) await get(path)
     await ended()
-    const segments = await svc.daemon.waitForDocuments(3)
+    const segments = await settle()
     expect(segments.map(s => [s.http.response.status, s.aws.xray.rule_name])).toEqual([[200, 'checkout'], [500, 'checkout'], [200, 'checkout']])
 
     answer(svc.proxy, 'checkout', () => ({ Interval: 10 }))
@@ -143,11 +167,11 @@ describe.each(drivers)('$name: sampling boost', (driver) => {
 
     // that answer had no SamplingBoost: the boost is over
     for (const path of ['/ok', '/ok']) await get(path)
+    expect(await settle()).toHaveLength(3)
     await ended()
     const third = await svc.poll()
     expect(third.SamplingStatisticsDocuments).toEqual(expect.arrayContaining([expect.objectContaining({ RuleName: 'checkout', RequestCount: 2, SampledCount: 0 })]))
     expect(third.SamplingBoostStatisticsDocuments).toEqual([expect.objectContaining({ TotalCount: 2, AnomalyCount: 0 })])
-    expect(svc.daemon.documents).toHaveLength(3)
   })
 
   it('matches anomaly conditions against the route template, the status and the latency', async () => {

@@ -45,8 +45,13 @@ it('a rule the viewer boosts on reported anomalies samples every request, and th
   const port = app.port
 
   for (const path of ['/status/500', '/status/503', '/ok']) await send(port, path)
-  await until(() => closed >= 3)
-  expect(viewer.store.list()).toHaveLength(0)
+  // a request its caller sampled: once its trace is in, whatever came before it is too
+  const v = viewer
+  const sentinel = `1-${Math.floor(Date.now() / 1000).toString(16)}-${'ab'.repeat(12)}`
+  await send(port, '/ok', { headers: { 'X-Amzn-Trace-Id': `Root=${sentinel};Parent=53995c3f42cd8ad8;Sampled=1` } })
+  await recorder.flush()
+  await until(() => closed >= 4 && v.store.get(sentinel) !== undefined)
+  expect(viewer.store.list()).toHaveLength(1)
   // the report carries the anomalies; the answer to it, the boost
   expect(await sampler.refreshTargets()).toBe(true)
   const entry = viewer.sampling.snapshot().boosts.find(b => b.RuleName === 'checkout')!
@@ -54,10 +59,9 @@ it('a rule the viewer boosts on reported anomalies samples every request, and th
 
   for (let i = 0; i < 4; i++) await send(port, '/ok')
   await recorder.flush()
-  const v = viewer
-  await until(() => v.store.list().length >= 4)
+  await until(() => v.store.list().length >= 5)
   stopWatching()
-  expect(viewer.store.list()).toHaveLength(4)
+  expect(viewer.store.list()).toHaveLength(5)
   const report = viewer.sampling.snapshot().reports.at(-1)!
   expect(report.boostDocuments).toEqual([expect.objectContaining({ RuleName: 'checkout', ServiceName: 'shop', TotalCount: 3, AnomalyCount: 2, SampledAnomalyCount: 0 })])
 })

@@ -84,6 +84,7 @@ class CentralRule implements BoostRule {
   borrows = 0
   /** Its side of adaptive sampling; `null` without `SamplingRateBoost` (or with adaptive sampling off). */
   readonly adaptive: AdaptiveState | null
+  /** {@link hashRuleName} of the name, for rules that count (`''` for the others). */
   readonly hash: string
   readonly disableDefault: boolean
   // the boost X-Ray answered with, until boostExpires (epoch ms)
@@ -103,7 +104,7 @@ class CentralRule implements BoostRule {
     this.serviceType = wildcard(r.ServiceType as string)
     const boost = r.SamplingRateBoost as Record<string, unknown> | null | undefined
     this.adaptive = adaptive !== null && isBoostUsable(boost) ? adaptive : null
-    this.hash = hashRuleName(this.name)
+    this.hash = this.adaptive === null ? '' : hashRuleName(this.name)
     this.disableDefault = this.adaptive !== null && boost?.DisableDefaultAnomalyDetection === true
     this.yes = decision(true, this)
     this.no = decision(false, this)
@@ -408,15 +409,15 @@ export class CentralizedSampler implements Sampler {
     const statistics = this.rules.slice(0, 25).map(r => r.takeStatistics(this.clientId, timestamp))
     const payload: Record<string, unknown> = { SamplingStatisticsDocuments: statistics }
     // boost statistics (epoch seconds, as the AWS SDKs write timestamps), at most 25: the rest waits for the next poll
-    let boosts: Array<Record<string, unknown>> = []
+    const boosts: Array<Record<string, unknown>> = []
     if (this.adaptive !== null) {
       this.adaptive.memory.evict(now)
       for (const rule of this.boostRules.values()) {
         if (boosts.length >= 25) break
-        boosts = boosts.concat(rule.takeBoostStatistics(timestamp))
+        const docs = rule.takeBoostStatistics(timestamp)
+        for (const doc of docs.splice(25 - boosts.length)) rule.restoreBoostStatistics(doc)
+        boosts.push(...docs)
       }
-      const rest = boosts.splice(25)
-      for (const doc of rest) this.boostRules.get(hashRuleName(doc.RuleName as string))?.restoreBoostStatistics(doc)
       if (boosts.length > 0) payload.SamplingBoostStatisticsDocuments = boosts
     }
     try {
@@ -453,7 +454,7 @@ export class CentralizedSampler implements Sampler {
       // (to the rules in force now: a rule fetch may have replaced them meanwhile)
       const current = new Map(this.rules.map(r => [r.name, r]))
       for (const stat of statistics) current.get(stat.RuleName as string)?.restoreStatistics(stat)
-      for (const doc of boosts) this.boostRules.get(hashRuleName(doc.RuleName as string))?.restoreBoostStatistics(doc)
+      for (const doc of boosts) current.get(doc.RuleName as string)?.restoreBoostStatistics(doc)
       if (!this.stopped) this.log.warn('sampling-targets', { err: (err as Error).message }, 'cannot fetch sampling targets from the X-Ray daemon; later failures are not logged')
       return false
     }

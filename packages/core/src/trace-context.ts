@@ -11,9 +11,10 @@ const ZERO_PARENT = '0000000000000000'
 const STATE_KEY = /^(?:[a-z][a-z0-9_*/-]{0,255}|[a-z0-9][a-z0-9_*/-]{0,240}@[a-z][a-z0-9_*/-]{0,13})$/
 // 0-256 printable ASCII characters without ',' and '=', not ending in a space
 const STATE_VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/
-const MAX_STATE_MEMBERS = 32
-// Longer tracestate values are dropped rather than parsed (the spec asks to pass on at least 512).
-const MAX_STATE_LENGTH = 8192
+/** @internal Members a `tracestate` list may hold. */
+export const MAX_STATE_MEMBERS = 32
+/** @internal Longer `tracestate` (and `baggage`) values are dropped rather than parsed (the spec asks to pass on at least 512). */
+export const MAX_STATE_LENGTH = 8192
 
 /** The X-Ray form (`1-xxxxxxxx-yyyyyyyyyyyyyyyyyyyyyyyy`) of a W3C trace id (32 lowercase hex digits). */
 export function xrayTraceId (w3cTraceId: string): string {
