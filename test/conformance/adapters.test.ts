@@ -182,6 +182,20 @@ describe.each(drivers)('$name adapter', (driver) => {
   describe('W3C trace context', () => {
     const w3c = (root: string): string => root.slice(2, 10) + root.slice(11)
 
+    it('answers Sampled=? when a traceparent won, with the traceparent\'s trace and decision', async () => {
+      const { get, segmentFor, settle } = await start({ recorderOptions: { sampling: 'none' } })
+      const asked = freshRoot()
+      const root = freshRoot()
+      const res = await get('/users/10', { 'X-Amzn-Trace-Id': `Root=${asked};Sampled=?`, traceparent: `00-${w3c(root)}-53995c3f42cd8ad8-01` })
+      expect(res.headers['x-amzn-trace-id']).toBe(`Root=${root};Sampled=1`)
+      // sampled by the caller, though the recorder samples nothing
+      const seg = await segmentFor('/users/10')
+      expect([seg.trace_id, seg.parent_id, seg.metadata.trace_context]).toEqual([root, '53995c3f42cd8ad8', { 'X-Amzn-Trace-Id': asked }])
+      const unsampled = await get('/users/11', { 'X-Amzn-Trace-Id': `Root=${asked};Sampled=?`, traceparent: `00-${w3c(root)}-53995c3f42cd8ad8-00` })
+      expect(unsampled.headers['x-amzn-trace-id']).toBe(`Root=${root};Sampled=0`)
+      expect((await settle()).filter(d => d.http?.request?.url?.endsWith('/users/11'))).toEqual([])
+    })
+
     it('continues a traceparent: the same trace in X-Ray form, parent_id from the parent id', async () => {
       const { get, segmentFor } = await start({ recorderOptions: { sampling: 'none' } })
       const root = freshRoot()

@@ -278,8 +278,10 @@ describe('xraykit → OpenTelemetry (W3C only) → xraykit', () => {
     const lastRec = recorder('last-xray')
     const last = await xrayService(lastRec)
     const otel = await otelService('otel-w3c', last.port)
-    const first = await xrayService(recorder('first-xray', options.first), { port: otel.port, client: options.client })
-    captureHTTPClients(lastRec)
+    const firstRec = recorder('first-xray', options.first)
+    const first = await xrayService(firstRec, { port: otel.port, client: options.client })
+    // the first service makes the calls that are captured
+    captureHTTPClients(firstRec)
     return { first, otel, last }
   }
 
@@ -391,6 +393,33 @@ describe('OpenTelemetry (ADOT-style) → xraykit → OpenTelemetry (ADOT-style)'
     expect(backServer[0].spanContext().traceId).toBe(traceId)
     expect(backServer[0].parentSpanContext).toMatchObject({ spanId: subId, isRemote: true })
     expect(backServer[0].spanContext().traceState?.serialize()).toBe('vendor=value')
+  })
+
+  it('an unsampled trace stays unsampled through every hop, in both headers', async () => {
+    useFlavour('adot')
+    const back = await otelService('otel-back')
+    const rec = recorder('middle-xray')
+    const middle = await xrayService(rec, { port: back.port, client: 'http' })
+    const front = await otelService('otel-front', middle.port)
+    captureHTTPClients(rec)
+    const traceId = '5759e988bd862e3fe1be46a994272793'
+    // OpenTelemetry's default sampler follows its parent: not sampled
+    await expect(get(front.port, { traceparent: `00-${traceId}-53995c3f42cd8ad8-00` })).resolves.toMatchObject({ status: 200 })
+    expect(front.seen[0].recording).toBe(false)
+    expect(middle.seen[0].headers['x-amzn-trace-id']).toMatch(new RegExp(`^Root=${xray(traceId)};Parent=[0-9a-f]{16};Sampled=0$`))
+    expect(middle.seen[0].headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`))
+    // an unsampled xraykit hop names no Parent in the X-Ray header (its segment is never sent)
+    expect(back.seen[0].headers['x-amzn-trace-id']).toBe(`Root=${xray(traceId)};Sampled=0`)
+    expect(back.seen[0].headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`))
+    expect(back.seen[0].recording).toBe(false)
+
+    // a sampled request after it: its segment and spans are the only ones that arrive
+    await expect(get(front.port)).resolves.toMatchObject({ status: 200 })
+    const segs = await waitForSegments(1)
+    const spans = await finishedSpans(3)
+    expect(segs).toHaveLength(1)
+    expect(segs[0].trace_id).not.toBe(xray(traceId))
+    expect(spans.every(span => span.spanContext().traceId === w3c(segs[0].trace_id))).toBe(true)
   })
 })
 

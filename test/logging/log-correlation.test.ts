@@ -180,6 +180,12 @@ describe.each(Object.keys(apps))('%s: pino and winston lines carry the ids of th
   })
 })
 
+function revokedProxy (): object {
+  const { proxy, revoke } = Proxy.revocable({}, {})
+  revoke()
+  return proxy
+}
+
 describe('Fastify\'s own logger with the mixin', () => {
   it('request.log lines carry the request\'s ids', async () => {
     const daemon = await TestDaemon.start()
@@ -230,7 +236,9 @@ describe('currentTraceIds, options and hostile values', () => {
   it.each([
     ['options that are not an object', 'x', ErrorCodes.OPTIONS],
     ['an unknown option', { recordr: 1 }, ErrorCodes.OPTIONS],
-    ['a recorder that is not one', { recorder: {} }, ErrorCodes.OPT_RECORDER]
+    ['a recorder that is not one', { recorder: {} }, ErrorCodes.OPT_RECORDER],
+    ['options that cannot be read', revokedProxy(), ErrorCodes.OPTIONS],
+    ['a recorder option whose getter throws', Object.defineProperty({}, 'recorder', { enumerable: true, get () { throw new Error('no') } }), ErrorCodes.OPTIONS]
   ])('refuses %s, naming it', (_what, options, code) => {
     for (const make of [xrayPinoMixin, xrayWinstonFormat]) {
       expect(() => make(options as never)).toThrow(expect.objectContaining({ code }))
@@ -247,6 +255,16 @@ describe('currentTraceIds, options and hostile values', () => {
     } finally {
       if (saved === undefined) delete process.env.AWS_XRAY_DAEMON_ADDRESS
       else process.env.AWS_XRAY_DAEMON_ADDRESS = saved
+    }
+    // a recorder that is not one, or cannot be read, gives no ids
+    for (const seed of SEEDS) {
+      fc.assert(fc.property(fc.anything(), (recorder) => {
+        expect(currentTraceIds(recorder as never)).toBeUndefined()
+      }), { seed, numRuns: 100 })
+    }
+    const throwing = new Proxy({}, { get () { throw new Error('no') } })
+    for (const recorder of [revokedProxy(), throwing, { options: throwing }, { options: { context: throwing } }]) {
+      expect(currentTraceIds(recorder as never)).toBeUndefined()
     }
     const format = xrayWinstonFormat()
     for (const seed of SEEDS) {

@@ -3,7 +3,7 @@
  * (docs/hostile-values.md). The property suite throws these values at random; these pin
  * down what each one becomes.
  */
-import { MemoryEmitter, Recorder } from '@xraykit/core'
+import { MemoryEmitter, Recorder, TraceHeader, TraceParent } from '@xraykit/core'
 import type { Logger } from '@xraykit/core'
 import { checkDocument } from '../helpers/wire-check'
 import { buildError, buildMetadata, expectedMetadata } from './values'
@@ -121,6 +121,30 @@ describe('what hostile values become', () => {
     rec.endSegment()
     expect(emitter.documents[0].subsegments[0]).toMatchObject({ name: 'calls', sql: {}, http: {} })
     valid(emitter.documents)
+  })
+
+  test('beginSegment with a trace header that cannot be read, or made of invalid fields, continues only what is valid', () => {
+    const { rec, emitter } = recorder()
+    const { proxy, revoke } = Proxy.revocable({}, {})
+    revoke()
+    const throwingArray = new Proxy(['Root=1-5759e988-bd862e3fe1be46a994272793'], { get (t, k) { if (k === '0') throw new Error('no'); return Reflect.get(t, k) } })
+    const headers: unknown[] = [
+      proxy,
+      throwingArray,
+      new TraceHeader('garbage', 'zz', '1'),
+      new TraceHeader('1-5759e988-bd862e3fe1be46a994272793', 'not-an-id', '1'),
+      new TraceParent('XYZ', '00f067aa0ba902b7', true),
+      new TraceParent('4efaaf4d1e8720b39541901950019ee5', '00f067aa0ba902b7', true),
+      Object.create(TraceParent.prototype, { traceId: { get () { throw new Error('no') } } })
+    ]
+    for (const header of headers) {
+      expect(() => { rec.beginSegment('seg', header as TraceHeader); rec.endSegment() }).not.toThrow()
+    }
+    const docs = emitter.documents
+    expect(docs.map(d => d.parent_id ?? null)).toEqual([null, null, null, null, null, '00f067aa0ba902b7', null])
+    expect(docs[3].trace_id).toBe('1-5759e988-bd862e3fe1be46a994272793')
+    expect(docs[5].trace_id).toBe('1-4efaaf4d-1e8720b39541901950019ee5')
+    valid(docs)
   })
 })
 

@@ -93,6 +93,15 @@ function traceFields (recorder: Recorder): TraceLogFields | undefined {
 }
 
 function recorderOption (options: unknown, what: string): Recorder {
+  try {
+    return readRecorderOption(options, what)
+  } catch (err) {
+    if (err instanceof XrayOptionsError) throw err
+    throw new XrayOptionsError(ErrorCodes.OPTIONS, `${what}(options): options could not be read (a Proxy or a getter threw)`)
+  }
+}
+
+function readRecorderOption (options: unknown, what: string): Recorder {
   if (options === undefined) return xrayRecorder
   if (options === null || typeof options !== 'object') throw new XrayOptionsError(ErrorCodes.OPTIONS, `${what}(options): options must be an object, got ${options === null ? 'null' : typeof options}`)
   for (const key of Object.keys(options)) {

@@ -254,6 +254,25 @@ function cloudwatchLogs (input: unknown, env: NodeJS.ProcessEnv): Array<{ log_gr
 
 /** @internal Validates options once and fills in defaults; environment variables are read here, never at import. */
 export function normalizeOptions (input: XrayOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  try {
+    return resolveOptions(input, env)
+  } catch (err) {
+    throw optionsError(err)
+  }
+}
+
+/**
+ * @internal What reading options threw, as a coded error: an {@link XrayOptionsError} as it
+ * is, anything else (a Proxy or a getter that throws) as one that says so.
+ */
+export function optionsError (err: unknown): XrayOptionsError {
+  if (err instanceof XrayOptionsError) return err
+  let message: string
+  try { message = err instanceof Error ? err.message : String(err) } catch { message = 'unreadable' }
+  return new XrayOptionsError(ErrorCodes.OPTIONS, `options could not be read (a Proxy or a getter threw: ${message})`)
+}
+
+function resolveOptions (input: XrayOptions, env: NodeJS.ProcessEnv): ResolvedOptions {
   if (input === null || typeof input !== 'object') fail(ErrorCodes.OPTIONS, `options must be an object, got ${describe(input)}`)
   for (const key of Object.keys(input)) {
     if (!KNOWN.has(key)) fail(ErrorCodes.OPTIONS, `unknown option "${key}"; known options: ${[...KNOWN].join(', ')}`)
@@ -295,12 +314,12 @@ export function normalizeOptions (input: XrayOptions = {}, env: NodeJS.ProcessEn
   const emitter = input.emitter ?? null
   if (emitter !== null && (typeof emitter !== 'object' || typeof emitter.send !== 'function')) fail(ErrorCodes.OPT_EMITTER, `emitter must have a send method, got ${describe(input.emitter)}`)
 
-  const logGroups = cloudwatchLogs(input.logGroups, env)
   let aws = awsFields(input.aws)
-  if (logGroups !== null) {
-    if (aws !== null && 'cloudwatch_logs' in aws) fail(ErrorCodes.OPT_LOG_GROUPS, 'set log groups through logGroups or aws.cloudwatch_logs, not both')
-    aws = deepFreeze({ ...(aws ?? {}), cloudwatch_logs: logGroups })
-  }
+  const ownLogGroups = aws !== null && 'cloudwatch_logs' in aws
+  if (ownLogGroups && input.logGroups !== undefined) fail(ErrorCodes.OPT_LOG_GROUPS, 'set log groups through logGroups or aws.cloudwatch_logs, not both')
+  // aws.cloudwatch_logs given in code wins over XRAYKIT_LOG_GROUPS, as every option wins over its variable
+  const logGroups = ownLogGroups ? null : cloudwatchLogs(input.logGroups, env)
+  if (logGroups !== null) aws = deepFreeze({ ...(aws ?? {}), cloudwatch_logs: logGroups })
 
   return {
     service: optionalString(input.service, ErrorCodes.OPT_SERVICE, 'service'),

@@ -6,7 +6,7 @@ import { ErrorCodes, XrayContextError, XrayOptionsError } from './errors'
 import { consoleLogger, OnceLogger } from './logger'
 import type { Logger } from './logger'
 import type { Propagation, ResolvedOptions, XrayOptions } from './options'
-import { normalizeOptions } from './options'
+import { normalizeOptions, optionsError } from './options'
 import { Segment } from './segment'
 import type { SegmentSink } from './segment'
 import type { DocumentStatics } from './serialize'
@@ -107,7 +107,12 @@ export class Recorder implements SegmentSink {
    */
   configure (options: XrayOptions = {}): this {
     // options given earlier stay unless named again (`undefined` resets one to its default)
-    const merged = { ...this.given, ...options }
+    let merged: XrayOptions
+    try {
+      merged = { ...this.given, ...options }
+    } catch (err) {
+      throw optionsError(err)
+    }
     const resolved = normalizeOptions(merged)
     this.given = merged
     const old = this.ownEmitter
@@ -218,11 +223,7 @@ export class Recorder implements SegmentSink {
    */
   beginSegment (name?: string, traceHeader?: string | TraceHeader | TraceParent): Segment {
     const opts = this.options
-    const header = traceHeader instanceof TraceHeader
-      ? traceHeader
-      : traceHeader instanceof TraceParent
-        ? new TraceHeader(traceHeader.xrayTraceId, traceHeader.parentId, traceHeader.sampled ? '1' : '0')
-        : TraceHeader.parse(traceHeader)
+    const header = continuedHeader(traceHeader)
     const segmentName = name ?? opts.service ?? 'unknown-service'
     const decision = header.sampled === '1' || header.sampled === '0' ? null : opts.sampler.shouldSample(undefined, undefined, undefined, segmentName)
     const sampled = decision === null ? header.sampled === '1' : decision.sampled
@@ -594,3 +595,17 @@ export { captureUnder }
 
 /** The process-wide recorder. Configure it once at startup: `xrayRecorder.configure({ service: 'orders' })`. */
 export const xrayRecorder = new Recorder()
+
+// The trace `beginSegment` continues. A TraceHeader or TraceParent holds its fields as they
+// were given, so it is read back as text and only what is valid in it goes on; a value that
+// cannot be read at all (a revoked Proxy, a throwing getter) starts a new trace.
+function continuedHeader (value: unknown): TraceHeader {
+  try {
+    if (value instanceof TraceHeader) return TraceHeader.parse(value.toString())
+    if (value instanceof TraceParent) value = TraceParent.parse(value.toString()) ?? undefined
+    if (value instanceof TraceParent) return new TraceHeader(value.xrayTraceId, value.parentId, value.sampled ? '1' : '0')
+  } catch {
+    return new TraceHeader()
+  }
+  return TraceHeader.parse(value)
+}

@@ -285,7 +285,7 @@ export class RequestTracer {
       if (sampler instanceof CentralizedSampler && sampler.boosting) boostRule = this.upstreamRule(sampler, trace, headers.baggage, boostRule)
     }
     let root = header === null ? null : header.root
-    if (header !== null && header.sampled === '?') {
+    if (header !== null && (header.sampled === '?' || (trace !== null && trace.answer))) {
       // the caller asked us to decide and report back
       root ??= newTraceId()
       answerTraceHeader(res, `Root=${root};Sampled=${sampled ? '1' : '0'}`)

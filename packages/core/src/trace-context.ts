@@ -1,4 +1,4 @@
-import { TraceHeader } from './trace-header'
+import { headerValue, TraceHeader } from './trace-header'
 
 // The W3C Trace Context headers (https://www.w3.org/TR/trace-context/), read beside
 // X-Amzn-Trace-Id and written with it. A W3C trace id and an X-Ray trace id are one
@@ -69,10 +69,10 @@ export class TraceParent {
    * ```
    */
   static parse (value: unknown): TraceParent | null {
-    if (Array.isArray(value)) value = value.length === 1 ? value[0] : undefined
-    if (typeof value !== 'string') return null
-    const text = value.trim()
-    if (text.length < 55 || text.length > 512) return null
+    const raw = typeof value === 'string' ? value : headerValue(value, true)
+    if (typeof raw !== 'string') return null
+    const text = trimSpaces(raw)
+    if (text.length < 55) return null
     const version = text.slice(0, 2)
     if (!HEX.test(version) || version === 'ff') return null
     if (version === '00' ? text.length !== 55 : text.length > 55 && text[55] !== '-') return null
@@ -99,12 +99,12 @@ export class TraceParent {
  * could pass on another vendor's state out of order.
  */
 export function parseTraceState (value: unknown): string | null {
-  const text = Array.isArray(value) ? value.every(v => typeof v === 'string') ? value.join(',') : null : value
+  const text = typeof value === 'string' ? value : joinedValues(value)
   if (typeof text !== 'string' || text.length === 0 || text.length > MAX_STATE_LENGTH) return null
   const members: string[] = []
   const keys = new Set<string>()
   for (const raw of text.split(',')) {
-    const member = raw.trim()
+    const member = trimSpaces(raw)
     if (member === '') continue
     const eq = member.indexOf('=')
     if (eq <= 0) return null
@@ -116,6 +116,33 @@ export function parseTraceState (value: unknown): string | null {
     if (members.length > MAX_STATE_MEMBERS) return null
   }
   return members.length === 0 ? null : members.join(',')
+}
+
+// A repeated header's values as one list; `null` for anything but an array of strings
+// (a Proxy or an array whose reads throw included).
+function joinedValues (value: unknown): string | null {
+  try {
+    if (!Array.isArray(value)) return null
+    let text = ''
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i]
+      if (typeof v !== 'string') return null
+      text += (i === 0 ? '' : ',') + v
+      if (text.length > MAX_STATE_LENGTH) return null
+    }
+    return text
+  } catch {
+    return null
+  }
+}
+
+// Optional whitespace around a value or a list member: spaces and tabs, nothing else (RFC 9110 OWS).
+function trimSpaces (s: string): string {
+  let start = 0
+  let end = s.length
+  while (start < end && (s.charCodeAt(start) === 0x20 || s.charCodeAt(start) === 0x09)) start++
+  while (end > start && (s.charCodeAt(end - 1) === 0x20 || s.charCodeAt(end - 1) === 0x09)) end--
+  return start === 0 && end === s.length ? s : s.slice(start, end)
 }
 
 /** @internal Which header a trace was continued from, when the two disagreed. */
@@ -134,9 +161,14 @@ export interface IncomingTrace {
   traceState: string | null
   /** The other header's trace id, when both came and named different traces. */
   ignored: IgnoredTraceId | null
+  /**
+   * `traceparent` won over an `X-Amzn-Trace-Id` that said `Sampled=?`: the caller still
+   * waits for the decision on the response, which is then the one `traceparent` carried.
+   */
+  answer: boolean
 }
 
-const NO_TRACE: IncomingTrace = Object.freeze({ header: null, traceState: null, ignored: null })
+const NO_TRACE: IncomingTrace = Object.freeze({ header: null, traceState: null, ignored: null, answer: false })
 
 /**
  * @internal The precedence of the incoming headers: a complete `X-Amzn-Trace-Id` (Root and
@@ -146,11 +178,11 @@ const NO_TRACE: IncomingTrace = Object.freeze({ header: null, traceState: null, 
  */
 export function incomingTrace (xray: unknown, traceparent: unknown, tracestate: unknown): IncomingTrace {
   if (traceparent === undefined) {
-    return xray === undefined ? NO_TRACE : { header: TraceHeader.parse(xray), traceState: null, ignored: null }
+    return xray === undefined ? NO_TRACE : { header: TraceHeader.parse(xray), traceState: null, ignored: null, answer: false }
   }
   const x = xray === undefined ? null : TraceHeader.parse(xray)
   const w3c = TraceParent.parse(traceparent)
-  if (w3c === null) return { header: x, traceState: null, ignored: null }
+  if (w3c === null) return { header: x, traceState: null, ignored: null, answer: false }
   const w3cRoot = w3c.xrayTraceId
   if (x !== null && x.root !== null && x.parent !== null) {
     const same = x.root === w3cRoot
@@ -159,10 +191,11 @@ export function incomingTrace (xray: unknown, traceparent: unknown, tracestate: 
     return {
       header: x,
       traceState: same ? parseTraceState(tracestate) : null,
-      ignored: same ? null : { header: 'traceparent', traceId: w3cRoot }
+      ignored: same ? null : { header: 'traceparent', traceId: w3cRoot },
+      answer: false
     }
   }
   const header = new TraceHeader(w3cRoot, w3c.parentId, w3c.sampled ? '1' : '0', x === null ? [] : x.extra)
   const ignored: IgnoredTraceId | null = x !== null && x.root !== null && x.root !== w3cRoot ? { header: 'X-Amzn-Trace-Id', traceId: x.root } : null
-  return { header, traceState: parseTraceState(tracestate), ignored }
+  return { header, traceState: parseTraceState(tracestate), ignored, answer: x !== null && x.sampled === '?' }
 }

@@ -13,6 +13,22 @@ const EXTRA_KEY = /^[A-Za-z0-9_.-]{1,64}$/
 const EXTRA_VALUE = /^[\x21-\x3a\x3c-\x7e]*$/ // visible ASCII, no ';'
 
 /**
+ * @internal The text of a header value that is not a plain string: the first value of a
+ * repeated header (an array), or with `onlyOne` the value of an array of exactly one;
+ * `undefined` for anything else, including a Proxy or an array whose reads throw.
+ */
+export function headerValue (value: unknown, onlyOne: boolean): unknown {
+  try {
+    if (!Array.isArray(value)) return value
+    if (onlyOne && value.length !== 1) return undefined
+    const first: unknown = value[0]
+    return typeof first === 'string' ? first : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * An `X-Amzn-Trace-Id` header: `Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1`.
  *
  * `parse` is lenient: fields in any order and any case, whitespace around them, unknown
@@ -53,9 +69,9 @@ export class TraceHeader {
    * TraceHeader.parse('garbage').root // null
    * ```
    */
-  static parse (text: unknown): TraceHeader {
+  static parse (value: unknown): TraceHeader {
     const header = new TraceHeader()
-    if (Array.isArray(text)) text = text[0]
+    const text = typeof value === 'string' ? value : headerValue(value, false)
     if (typeof text !== 'string' || text.length === 0 || text.length > MAX_HEADER_LENGTH) return header
     let extraLength = 0
     for (const part of text.split(';')) {

@@ -118,6 +118,17 @@ describe('configure validation', () => {
     expect(optionsError(() => new Recorder().configure('all' as any)).code).toBe(ErrorCodes.OPTIONS)
   })
 
+  it('options that cannot be read (a Proxy, a throwing getter) give a coded error, not what they threw', () => {
+    const { proxy, revoke } = Proxy.revocable({}, {})
+    revoke()
+    const throwing = Object.defineProperty({}, 'service', { enumerable: true, get () { throw new Error('boom') } })
+    for (const options of [proxy, throwing, { propagation: proxy }, { logGroups: proxy }, { aws: new Proxy({}, { ownKeys () { throw new Error('boom') } }) }]) {
+      const err = optionsError(() => new Recorder(options).options)
+      expect(err.code).toBe(ErrorCodes.OPTIONS)
+      expect(err.message).toContain('could not be read')
+    }
+  })
+
   it('a failed configure leaves the previous configuration in place', () => {
     const emitter = new MemoryEmitter()
     const recorder = new Recorder({ emitter, service: 'first' })
@@ -295,6 +306,12 @@ describe('propagation and log groups', () => {
 
   it('refuses log groups given twice, through logGroups and aws.cloudwatch_logs', () => {
     expect(optionsError(() => new Recorder({ logGroups: ['/a'], aws: { cloudwatch_logs: [{ log_group: '/b' }] } })).code).toBe(ErrorCodes.OPT_LOG_GROUPS)
+  })
+
+  it('aws.cloudwatch_logs given in code wins over XRAYKIT_LOG_GROUPS', () => {
+    process.env.XRAYKIT_LOG_GROUPS = '/env/group'
+    expect(new Recorder({ aws: { cloudwatch_logs: [{ log_group: '/code' }] } }).options.aws).toEqual({ cloudwatch_logs: [{ log_group: '/code' }] })
+    expect(new Recorder({ aws: { account_id: '123456789012' } }).options.aws).toEqual({ account_id: '123456789012', cloudwatch_logs: [{ log_group: '/env/group' }] })
   })
 })
 

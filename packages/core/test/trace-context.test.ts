@@ -8,6 +8,27 @@ const VALID = `00-${W3C_ID}-${PARENT}-01`
 // fixed seeds replay what was once found; one random seed per run looks further
 const SEEDS = [20261202, 4242, 777001, Math.floor(Math.random() * 2 ** 31)]
 
+// Header values no HTTP parser makes, but a caller of the public parsers can pass.
+function revoked (): unknown {
+  const { proxy, revoke } = Proxy.revocable([VALID], {})
+  revoke()
+  return proxy
+}
+const boom = (): never => { throw new Error('boom') }
+const HOSTILE: Array<[string, () => unknown]> = [
+  ['a revoked Proxy', revoked],
+  ['an array whose first value throws', () => new Proxy([VALID], { get: (t, k) => k === '0' ? boom() : Reflect.get(t, k) })],
+  ['an array whose length throws', () => new Proxy([VALID], { get: (t, k) => k === 'length' ? boom() : Reflect.get(t, k) })],
+  ['a Proxy whose every trap throws', () => new Proxy([], { get: boom, getPrototypeOf: boom, ownKeys: boom, has: boom })],
+  ['an array with a throwing getter', () => Object.defineProperty([], 0, { get: boom })],
+  ['an object whose toString throws', () => ({ toString: boom })]
+]
+// fast-check cannot show or copy a revoked Proxy, so the arbitrary gives a way to make the value
+const hostileValue: fc.Arbitrary<{ what: string, make: () => unknown }> = fc.oneof(
+  fc.oneof(fc.anything(), fc.string()).map(v => ({ what: 'value', make: () => v })),
+  fc.constantFrom(...HOSTILE).map(([what, make]) => ({ what, make }))
+)
+
 describe('TraceParent.parse', () => {
   it('reads the trace id, the parent and the sampled flag', () => {
     const parent = TraceParent.parse(VALID)!
@@ -19,8 +40,14 @@ describe('TraceParent.parse', () => {
     expect(parent.toString()).toBe(VALID)
   })
 
-  it('tolerates whitespace around the value', () => {
+  it('tolerates spaces and tabs around the value, and no other whitespace', () => {
     expect(TraceParent.parse(` \t${VALID} `)?.traceId).toBe(W3C_ID)
+    expect(TraceParent.parse(`\u00a0${VALID}`)).toBeNull()
+    expect(TraceParent.parse(`${VALID}\n`)).toBeNull()
+  })
+
+  it.each(HOSTILE)('gives null for %s, without throwing', (_what, make) => {
+    expect(TraceParent.parse(make())).toBeNull()
   })
 
   it.each([
@@ -49,11 +76,13 @@ describe('TraceParent.parse', () => {
   it('reads a later version by its first four fields', () => {
     expect(TraceParent.parse(`cc-${W3C_ID}-${PARENT}-01`)?.sampled).toBe(true)
     expect(TraceParent.parse(`cc-${W3C_ID}-${PARENT}-01-what-the-future-holds`)?.parentId).toBe(PARENT)
+    // the W3C rules set no length for a later version's fields
+    expect(TraceParent.parse(`cc-${W3C_ID}-${PARENT}-01-${'f'.repeat(1000)}`)?.traceId).toBe(W3C_ID)
   })
 
   it.each([
     ['undefined', undefined], ['null', null], ['a number', 42], ['an object', { traceparent: VALID }],
-    ['two values', [VALID, VALID]], ['no values', []], ['a very long string', VALID + '-' + 'a'.repeat(100_000)]
+    ['two values', [VALID, VALID]], ['no values', []], ['version 00 with a very long tail', VALID + '-' + 'a'.repeat(100_000)]
   ])('gives null for %s', (_what, value) => {
     expect(TraceParent.parse(value)).toBeNull()
   })
@@ -93,8 +122,8 @@ describe('TraceParent.parse', () => {
 
   it('never throws, whatever it is given', () => {
     for (const seed of SEEDS) {
-      fc.assert(fc.property(fc.oneof(fc.string(), fc.anything()), (value) => {
-        const parsed = TraceParent.parse(value)
+      fc.assert(fc.property(hostileValue, ({ make }) => {
+        const parsed = TraceParent.parse(make())
         if (parsed !== null) expect(parsed.toString()).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/)
       }), { seed, numRuns: 200 })
     }
@@ -140,16 +169,58 @@ describe('parseTraceState', () => {
     expect(parseTraceState(value)).toBeNull()
   })
 
+  it.each(HOSTILE)('drops %s, without throwing', (_what, make) => {
+    expect(parseTraceState(make())).toBeNull()
+  })
+
+  it('trims spaces and tabs around members, and no other whitespace', () => {
+    expect(parseTraceState('\trojo=1 ,\t congo=2')).toBe('rojo=1,congo=2')
+    expect(parseTraceState('\u00a0rojo=1')).toBeNull()
+    expect(parseTraceState('rojo=1\u3000')).toBeNull()
+  })
+
   it('keeps 32 members', () => {
     const list = Array.from({ length: 32 }, (_, i) => `k${i}=v`).join(',')
     expect(parseTraceState(list)).toBe(list)
   })
 
+  // A model of the list rules: a list built from members that are each valid or not in a
+  // known way, joined with optional whitespace, is kept exactly when every member is valid,
+  // no key repeats, and there are 1 to 32 of them; what is kept is the members, trimmed.
+  it('agrees with a model of the W3C list rules', () => {
+    const simpleKey = fc.stringMatching(/^[a-z][a-z0-9_*/-]{0,12}$/)
+    const tenantKey = fc.tuple(fc.stringMatching(/^[a-z0-9][a-z0-9_*/-]{0,8}$/), fc.stringMatching(/^[a-z][a-z0-9_*/-]{0,8}$/)).map(([t, s]) => `${t}@${s}`)
+    // printable ASCII but ',' and '=', spaces inside, not ending in a space
+    const value = fc.stringMatching(/^[ -+\--<>-~]{0,10}[!-+\--<>-~]$/)
+    const validMember = fc.tuple(fc.oneof(simpleKey, tenantKey), value).map(([k, v]) => ({ key: k, text: `${k}=${v}`, ok: true }))
+    const member = fc.oneof(
+      { weight: 6, arbitrary: validMember },
+      { weight: 1, arbitrary: fc.constantFrom('Rojo=1', '1rojo=1', 'rojo', 'rojo=', 'rojo=a=b', 'ro jo=1', 'rojo=caf\u00e9', '@v=1', 't@=1').map(text => ({ key: text, text, ok: false })) }
+    )
+    const ows = fc.constantFrom('', ' ', '\t', ' \t ')
+    const list = fc.oneof(
+      fc.array(fc.tuple(ows, member, ows, fc.boolean()), { maxLength: 36 }),
+      // around the 32-member limit, every member valid and every key distinct
+      fc.uniqueArray(fc.tuple(ows, validMember, ows, fc.boolean()), { selector: ([, m]) => m.key, minLength: 29, maxLength: 35 })
+    )
+    for (const seed of SEEDS) {
+      fc.assert(fc.property(list, (parts) => {
+        // an empty member between commas (the boolean) is allowed and skipped
+        const text = parts.map(([before, m, after, empty]) => before + m.text + after + (empty ? ', ' : '')).join(',')
+        const keys = parts.map(([, m]) => m.key)
+        const ok = parts.length > 0 && parts.length <= 32 && parts.every(([, m]) => m.ok) && new Set(keys).size === keys.length
+        expect(parseTraceState(text)).toBe(ok ? parts.map(([, m]) => m.text).join(',') : null)
+        // a repeated header is the same list
+        if (parts.length > 1) expect(parseTraceState(text.split(','))).toBe(parseTraceState(text))
+      }), { seed, numRuns: 300 })
+    }
+  })
+
   it('never throws, and what it keeps parses to itself', () => {
     const member = fc.tuple(fc.stringMatching(/^[a-z][a-z0-9_*/-]{0,8}$/), fc.stringMatching(/^[!-+\--<>-~]{1,8}$/)).map(([k, v]) => `${k}=${v}`)
     for (const seed of SEEDS) {
-      fc.assert(fc.property(fc.oneof(fc.anything(), fc.string(), fc.array(member, { maxLength: 40 }).map(m => m.join(','))), (value) => {
-        const state = parseTraceState(value)
+      fc.assert(fc.property(fc.oneof(hostileValue, fc.array(member, { maxLength: 40 }).map(m => ({ what: 'list', make: () => m.join(',') }))), ({ make }) => {
+        const state = parseTraceState(make())
         if (state !== null) expect(parseTraceState(state)).toBe(state)
       }), { seed, numRuns: 200 })
     }
@@ -161,7 +232,7 @@ describe('incomingTrace: which header a request continues', () => {
   const XRAY_FULL = `Root=${OTHER_ROOT};Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1`
 
   it('nothing: no trace', () => {
-    expect(incomingTrace(undefined, undefined, undefined)).toEqual({ header: null, traceState: null, ignored: null })
+    expect(incomingTrace(undefined, undefined, undefined)).toEqual({ header: null, traceState: null, ignored: null, answer: false })
   })
 
   it('a complete X-Amzn-Trace-Id wins over a traceparent of another trace, which is recorded', () => {
@@ -189,7 +260,22 @@ describe('incomingTrace: which header a request continues', () => {
   it('an invalid traceparent leaves the X-Ray header alone, Root-only included', () => {
     const t = incomingTrace(`Root=${OTHER_ROOT}`, VALID.toUpperCase(), 'rojo=1')
     expect([t.header?.root, t.header?.parent, t.header?.sampled, t.traceState, t.ignored]).toEqual([OTHER_ROOT, null, null, null, null])
-    expect(incomingTrace(undefined, 'garbage', 'rojo=1')).toEqual({ header: null, traceState: null, ignored: null })
+    expect(incomingTrace(undefined, 'garbage', 'rojo=1')).toEqual({ header: null, traceState: null, ignored: null, answer: false })
+  })
+
+  it('a traceparent that wins over Sampled=? still owes the caller an answer: its own decision', () => {
+    const t = incomingTrace(`Root=${OTHER_ROOT};Sampled=?`, `00-${W3C_ID}-${PARENT}-01`, undefined)
+    expect([t.header?.root, t.header?.sampled, t.answer]).toEqual([XRAY_ID, '1', true])
+    expect(incomingTrace(`Root=${OTHER_ROOT}`, VALID, undefined).answer).toBe(false)
+    // a complete header with Sampled=? wins, and keeps its ? for the sampler
+    const own = incomingTrace(`Root=${XRAY_ID};Parent=${PARENT};Sampled=?`, VALID, undefined)
+    expect([own.header?.sampled, own.answer]).toEqual(['?', false])
+  })
+
+  it.each(HOSTILE)('reads %s as no header, without throwing', (_what, make) => {
+    const t = incomingTrace(make(), make(), make())
+    expect([t.header?.root ?? null, t.traceState, t.ignored, t.answer]).toEqual([null, null, null, false])
+    expect(incomingTrace(undefined, VALID, make()).traceState).toBeNull()
   })
 
   it('a traceparent alone', () => {
