@@ -55,6 +55,34 @@ export function jsonString (s: string): string {
 }
 
 /**
+ * One string and its JSON literal, the last one asked for. Most fields repeat request after
+ * request (the service name, the method, a client's user agent, a route), and then the
+ * literal, quoted once and held as one flat string, is a single piece of the document.
+ */
+class Quoted {
+  private raw = ''
+  private json = '""'
+
+  of (s: string): string {
+    if (s === this.raw) return this.json
+    const json = jsonString(s)
+    // reading a character makes V8 flatten the concatenation in place, once
+    json.charCodeAt(0)
+    this.raw = s
+    this.json = json
+    return json
+  }
+}
+const segmentNames = new Quoted()
+const subsegmentNames = new Quoted()
+const methods = new Quoted()
+const urls = new Quoted()
+const userAgents = new Quoted()
+const clientIps = new Quoted()
+const routes = new Quoted()
+const ruleNames = new Quoted()
+
+/**
  * @internal Epoch seconds with six decimals. Integer formatting is several times faster
  * than the shortest-round-trip formatting of a fractional double.
  */
@@ -80,10 +108,10 @@ function httpJson (http: NonNullable<Entity['http']>): string {
   if (req !== undefined) {
     out += '"request":{'
     let sep = ''
-    if (req.method !== undefined) { out += '"method":' + jsonString(req.method); sep = ',' }
-    if (req.url !== undefined) { out += sep + '"url":' + jsonString(req.url); sep = ',' }
-    if (req.user_agent !== undefined) { out += sep + '"user_agent":' + jsonString(req.user_agent); sep = ',' }
-    if (req.client_ip !== undefined) { out += sep + '"client_ip":' + jsonString(req.client_ip); sep = ',' }
+    if (req.method !== undefined) { out += '"method":' + methods.of(req.method); sep = ',' }
+    if (req.url !== undefined) { out += sep + '"url":' + urls.of(req.url); sep = ',' }
+    if (req.user_agent !== undefined) { out += sep + '"user_agent":' + userAgents.of(req.user_agent); sep = ',' }
+    if (req.client_ip !== undefined) { out += sep + '"client_ip":' + clientIps.of(req.client_ip); sep = ',' }
     if (req.x_forwarded_for !== undefined) { out += sep + '"x_forwarded_for":' + (req.x_forwarded_for ? 'true' : 'false'); sep = ',' }
     if (req.traced !== undefined) out += sep + '"traced":' + (req.traced ? 'true' : 'false')
     out += '}'
@@ -142,27 +170,38 @@ function common (e: Entity, out: string): string {
 // Entities marked sent by serialisations since a recorder began a document (beginMarks),
 // so that a document found too large can take its marks back (undoMarks) before it is
 // split: its parts are then sent on their own, and none of them counts as sent already.
-const marked: Entity[] = []
+// The slots are reused, and cleared rather than cut off: shortening an array by its
+// length costs a call into V8's runtime, which made up a fifth of a small document's cost.
+const marked: Array<Entity | null> = []
+let markedCount = 0
+const KEEP_SLOTS = 1024
 
 function mark (e: Entity): void {
   e.sent = true
-  marked.push(e)
+  marked[markedCount++] = e
 }
 
 /** @internal Where the marks of a document about to be serialised start. */
 export function beginMarks (): number {
-  return marked.length
+  return markedCount
 }
 
 /** @internal The document went out: its marks stay. */
 export function keepMarks (start: number): void {
-  marked.length = start
+  forgetMarks(start)
 }
 
 /** @internal The document was not sent as it is: unmark what it marked. */
 export function undoMarks (start: number): void {
-  for (let i = start; i < marked.length; i++) marked[i].sent = false
-  marked.length = start
+  for (let i = start; i < markedCount; i++) marked[i]!.sent = false
+  forgetMarks(start)
+}
+
+function forgetMarks (start: number): void {
+  for (let i = start; i < markedCount; i++) marked[i] = null
+  markedCount = start
+  // a very large document once: its slots are not kept for ever
+  if (start === 0 && marked.length > KEEP_SLOTS) marked.length = 0
 }
 
 function children (e: Entity, out: string, markSent: boolean): string {
@@ -182,14 +221,14 @@ function children (e: Entity, out: string, markSent: boolean): string {
 /** @internal The segment and its embedded subsegments as one JSON document. */
 export function serializeSegment (seg: Segment, markSent: boolean): string {
   const statics = seg.sink.statics
-  let out = '{"name":' + jsonString(seg.name) + ',"id":"' + seg.id + '","trace_id":"' + seg.traceId +
+  let out = '{"name":' + segmentNames.of(seg.name) + ',"id":"' + seg.id + '","trace_id":"' + seg.traceId +
     '","start_time":' + formatTime(seg.startTime)
   if (seg.parentId !== null) out += ',"parent_id":"' + seg.parentId + '"'
   if (seg.user !== null) out += ',"user":' + jsonString(seg.user)
   out = common(seg, out)
-  if (seg.httpRoute !== null && seg.metadata === null) out += ',"metadata":{"http":{"route":' + jsonString(seg.httpRoute) + '}}'
+  if (seg.httpRoute !== null && seg.metadata === null) out += ',"metadata":{"http":{"route":' + routes.of(seg.httpRoute) + '}}'
   out += ',"aws":{"xray":{' + statics.xray
-  if (seg.ruleName !== null) out += ',"rule_name":' + jsonString(seg.ruleName)
+  if (seg.ruleName !== null) out += ',"rule_name":' + ruleNames.of(seg.ruleName)
   out += '}'
   if (seg.aws === null) out += statics.aws
   else out += (statics.aws === '' ? '' : staticAwsFields(statics, seg.aws)) + awsFields(seg.aws)
@@ -200,7 +239,7 @@ export function serializeSegment (seg: Segment, markSent: boolean): string {
 
 /** @internal A subsegment, embedded in its parent or `independent` (with `type`, `trace_id`, `parent_id`). */
 export function serializeSubsegment (sub: Subsegment, independent: boolean, markSent: boolean): string {
-  let out = '{"name":' + jsonString(sub.name) + ',"id":"' + sub.id + '","start_time":' + formatTime(sub.startTime)
+  let out = '{"name":' + subsegmentNames.of(sub.name) + ',"id":"' + sub.id + '","start_time":' + formatTime(sub.startTime)
   if (independent) out += ',"type":"subsegment","trace_id":"' + sub.root.traceId + '","parent_id":"' + sub.parent.id + '"'
   if (sub.namespace !== null) out += ',"namespace":"' + sub.namespace + '"'
   if (sub.traced) out += ',"traced":true'
