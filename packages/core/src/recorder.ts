@@ -236,7 +236,7 @@ export class Recorder implements SegmentSink {
 
   /** Closes the current segment (and leaves the context empty). */
   endSegment (err?: unknown): void {
-    const current = this.options.context.get()
+    const current = currentEntity(this.options.context)
     if (current === undefined) { this.contextMissing('endSegment'); return }
     current.segment.close(err)
     this.options.context.enterWith(undefined)
@@ -244,12 +244,12 @@ export class Recorder implements SegmentSink {
 
   /** The segment of the current context, if any. */
   getSegment (): Segment | undefined {
-    return this.options.context.get()?.segment
+    return currentEntity(this.options.context)?.segment
   }
 
   /** The current segment or subsegment, if any. */
   getEntity (): Entity | undefined {
-    return this.options.context.get()
+    return currentEntity(this.options.context)
   }
 
   /**
@@ -279,7 +279,7 @@ export class Recorder implements SegmentSink {
    * ```
    */
   beginSubsegment (name: string): Subsegment {
-    const parent = this.options.context.get()
+    const parent = currentEntity(this.options.context)
     if (parent === undefined) { this.contextMissing('beginSubsegment'); return noopSubsegment() }
     if (!parent.segment.sampled) return noopSubsegment()
     const sub = new Subsegment(name, parent)
@@ -290,7 +290,7 @@ export class Recorder implements SegmentSink {
   /** Closes the current subsegment and makes its parent current. */
   endSubsegment (err?: unknown): void {
     const context = this.options.context
-    const current = context.get()
+    const current = currentEntity(context)
     if (current === undefined) { this.contextMissing('endSubsegment'); return }
     if (!(current instanceof Subsegment)) { this.debug({ name: current.name }, 'endSubsegment: the current entity is a segment; nothing to end'); return }
     current.close(err)
@@ -336,7 +336,7 @@ export class Recorder implements SegmentSink {
   capture<T> (name?: string, fn?: (subsegment: Subsegment) => T): T | CaptureDecorator {
     if (fn === undefined) return this.decorator(name)
     if (typeof fn !== 'function') throw new XrayOptionsError(ErrorCodes.OPTIONS, `capture(name, fn): fn must be a function, got ${typeof fn}`)
-    const parent = this.options.context.get()
+    const parent = currentEntity(this.options.context)
     if (parent === undefined) {
       this.contextMissing('capture')
       return fn(noopSubsegment())
@@ -548,6 +548,17 @@ export class Recorder implements SegmentSink {
       this.once.error('emitter-threw', { err }, 'the emitter threw; the document was dropped. Later failures are not logged')
     }
   }
+}
+
+/**
+ * @internal The current entity of `context`: its store, or, when the request-scoped
+ * recorder ended that subsegment without switching the frame back (`popped`), the
+ * nearest ancestor that was not ended so.
+ */
+export function currentEntity (context: Context): Entity | undefined {
+  let e = context.get()
+  while (e instanceof Subsegment && e.popped) e = e.parent
+  return e
 }
 
 /**

@@ -76,7 +76,9 @@ export class RequestContext implements XrayRequestContext {
     }
     current.close(err)
     this.current = current.parent
-    if (fromContext !== undefined) this.context!.enterWith(current.parent)
+    // the frame still holds the subsegment just ended: lookups pass it by (see popped)
+    if (fromContext === current) current.popped = true
+    else if (fromContext !== undefined) this.context!.enterWith(current.parent)
   }
 
   capture<T> (name: string, fn: (subsegment: Subsegment) => T): T {

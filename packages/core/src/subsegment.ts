@@ -44,6 +44,12 @@ export class Subsegment extends Entity {
   precursorIds: string[] | null = null
   /** @internal */
   sql: SqlData | null = null
+  /**
+   * @internal Ended by the request-scoped recorder's `endSubsegment()` while still the
+   * store of its async frame: instead of a second `enterWith` for the parent (an async
+   * context frame per subsegment), lookups of the current entity go on to the parent.
+   */
+  popped = false
 
   /**
    * Opens a subsegment under `parent` without making it current (for code that records

@@ -6,6 +6,7 @@ import { Recorder } from '../src/recorder'
 import { MemoryEmitter } from '../src/emitter'
 import type { Entity } from '../src/entity'
 import { Segment } from '../src/segment'
+import { RequestContext } from '../src/request-context'
 
 const contexts: Array<{ name: string, make: () => Context }> = [
   { name: 'AsyncContext', make: () => new AsyncContext() },
@@ -28,6 +29,43 @@ describe.each(contexts)('$name', ({ make }) => {
   function segment (name: string): Segment {
     return new Segment(name, recorder)
   }
+
+  it('the request-scoped recorder and the recorder nest as one stack in one frame', async () => {
+    const seg = segment('req')
+    await context.run(seg, async () => {
+      const scoped = new RequestContext(recorder, seg)
+      const a = scoped.beginSubsegment('a')
+      const b = scoped.beginSubsegment('b')
+      // work begun inside b that runs on after b ended
+      let later: Promise<Entity | undefined> = Promise.resolve(undefined)
+      later = (async () => {
+        await tick(1)
+        const late = recorder.beginSubsegment('late')
+        recorder.endSubsegment()
+        return late.isClosed ? late.parent : undefined
+      })()
+      scoped.endSubsegment()
+      expect(recorder.getEntity()).toBe(a)
+      const c = recorder.beginSubsegment('c')
+      expect(c.parent).toBe(a)
+      recorder.endSubsegment()
+      expect(recorder.getEntity()).toBe(a)
+      // b ended: what began in it after that goes under its nearest open ancestor
+      expect(await later).toBe(a)
+      expect(b.isClosed && c.isClosed).toBe(true)
+      recorder.endSubsegment()
+      expect(a.isClosed).toBe(true)
+      expect(recorder.getEntity()).toBe(seg)
+      // sub.close() alone leaves the subsegment current: endSubsegment() then ends it, not its parent
+      const d = scoped.beginSubsegment('d')
+      const e = recorder.beginSubsegment('e')
+      e.close()
+      recorder.endSubsegment()
+      expect([d.isClosed, recorder.getEntity()]).toEqual([false, d])
+      scoped.endSubsegment()
+      expect(recorder.getEntity()).toBe(seg)
+    })
+  })
 
   it('run() makes an entity current inside and restores the outer one after', () => {
     const a = segment('a')
