@@ -37,8 +37,7 @@ describe.each(contexts)('$name', ({ make }) => {
       const a = scoped.beginSubsegment('a')
       const b = scoped.beginSubsegment('b')
       // work begun inside b that runs on after b ended
-      let later: Promise<Entity | undefined> = Promise.resolve(undefined)
-      later = (async () => {
+      const later = (async (): Promise<Entity | undefined> => {
         await tick(1)
         const late = recorder.beginSubsegment('late')
         recorder.endSubsegment()
