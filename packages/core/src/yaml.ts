@@ -238,7 +238,7 @@ class Reader {
    * content and after `...`), a byte order mark that starts a line is skipped, as YAML
    * parsers do.
    */
-  private lineFrom (start: number, stream = false): number {
+  private lineFrom (start: number, stream = false, pending = false): number {
     const { text } = this
     let i = start
     for (;;) {
@@ -248,6 +248,7 @@ class Reader {
       while (text[i] === ' ') i++
       let j = i
       while (text[j] === ' ' || text[j] === '\t') j++
+      const tabbed = j !== i
       if (text[j] === '#') {
         while (!this.atLineEnd(j)) j++
       }
@@ -259,6 +260,9 @@ class Reader {
         if (bom && (indent > 0 || this.startsSequenceEntry())) this.fail('after a byte order mark, start the document on the next line', i)
         return indent === 0 && (this.marker('---') || this.marker('...')) ? END : indent
       }
+      // Below a key or "-" whose value is still to come, parsers disagree on a blank line
+      // indented with a tab (the yaml package refuses some of them): it is refused.
+      if (pending && tabbed) this.fail('tabs cannot be used for indentation (a line of white space below a key or "-" with no value yet)', i)
       if (j >= text.length) {
         this.pos = j
         return END
@@ -268,8 +272,8 @@ class Reader {
   }
 
   /** After a line's last token: moves to the next content line. */
-  private advance (stream = false): void {
-    this.indent = this.atEnd() ? END : this.lineFrom(this.pos + (this.text[this.pos] === '\r' ? 2 : 1), stream)
+  private advance (stream = false, pending = false): void {
+    this.indent = this.atEnd() ? END : this.lineFrom(this.pos + (this.text[this.pos] === '\r' ? 2 : 1), stream, pending)
   }
 
   /** A comment at `pos` runs to the end of the line; it must follow white space or start the line. */
@@ -333,7 +337,7 @@ class Reader {
       let value: unknown
       if (this.atLineEnd() || text[this.pos] === '#') {
         this.endLine('unexpected text after ":"')
-        this.advance()
+        this.advance(false, true)
         value = this.indentedNode(indent, true, depth)
       } else {
         value = this.inlineValue(indent, depth)
@@ -364,7 +368,7 @@ class Reader {
       if (text[this.pos] === '\t') this.fail('tabs cannot be used for indentation')
       if (this.atLineEnd() || text[this.pos] === '#') {
         this.endLine('unexpected text after "-"')
-        this.advance()
+        this.advance(false, true)
         list.push(this.indentedNode(indent, false, depth))
       } else {
         list.push(this.blockNode(indent, depth))

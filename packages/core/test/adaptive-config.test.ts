@@ -320,6 +320,9 @@ describe('parseYaml', () => {
     ['{a: 1, a: 2}', 1, 8, 'the key "a" appears twice in this mapping'],
     ['a:\n\tb: 1', 2, 1, 'tabs cannot be used for indentation'],
     ['-\tx', 1, 2, 'a tab cannot follow "-"; use a space'],
+    // found by the differential property (seed 8675309): the yaml package refuses it
+    ['a : \n\t', 2, 1, 'tabs cannot be used for indentation (a line of white space below a key or "-" with no value yet)'],
+    ['-\n  \n\t# note', 3, 1, 'tabs cannot be used for indentation (a line of white space below a key or "-" with no value yet)'],
     ['a: b\n  c', 2, 3, 'unexpected indentation (a value cannot continue on the next line)'],
     ['a: "b\n  c"', 1, 6, 'a double-quoted value must end on the line it starts (multi-line values are not supported)'],
     ["a: 'b", 1, 6, 'a single-quoted value must end on the line it starts (multi-line values are not supported)'],
