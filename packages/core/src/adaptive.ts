@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { AdaptiveSamplingConfig } from './adaptive-config'
 import { isBoostAnomaly } from './adaptive-config'
-import { MAX_STATE_LENGTH, MAX_STATE_MEMBERS } from './trace-context'
+import { headerList, MAX_STATE_LENGTH, MAX_STATE_MEMBERS } from './trace-context'
 
 // Adaptive sampling (sampling boost): rules with `SamplingRateBoost` count, once per trace
 // in this process, the requests they saw, those with an anomaly and those of them that
@@ -131,8 +131,8 @@ export function ruleHashInTraceState (state: string | null): string | null {
 
 /** @internal The `xrsr` entry of a W3C `baggage` header (`key=value;property,…`), or `null`. */
 export function ruleHashInBaggage (baggage: unknown): string | null {
-  const text = Array.isArray(baggage) ? baggage.every(v => typeof v === 'string') ? baggage.join(',') : null : baggage
-  if (typeof text !== 'string' || text.length > MAX_STATE_LENGTH || !text.includes(RULE_STATE_KEY)) return null
+  const text = headerList(baggage)
+  if (text === null || text.length > MAX_STATE_LENGTH || !text.includes(RULE_STATE_KEY)) return null
   for (const member of text.split(',')) {
     const semi = member.indexOf(';')
     const pair = semi < 0 ? member : member.slice(0, semi)

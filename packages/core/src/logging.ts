@@ -8,6 +8,7 @@
 import { ErrorCodes, XrayOptionsError } from './errors'
 import type { Recorder } from './recorder'
 import { noopSubsegment, openAncestor, xrayRecorder } from './recorder'
+import { optionsError } from './options'
 import { w3cTraceId } from './trace-context'
 import { keepUnsampledTraces } from './unsampled'
 
@@ -96,8 +97,7 @@ function recorderOption (options: unknown, what: string): Recorder {
   try {
     return readRecorderOption(options, what)
   } catch (err) {
-    if (err instanceof XrayOptionsError) throw err
-    throw new XrayOptionsError(ErrorCodes.OPTIONS, `${what}(options): options could not be read (a Proxy or a getter threw)`)
+    throw optionsError(err, `${what}(options)`)
   }
 }
 

@@ -265,11 +265,11 @@ export function normalizeOptions (input: XrayOptions = {}, env: NodeJS.ProcessEn
  * @internal What reading options threw, as a coded error: an {@link XrayOptionsError} as it
  * is, anything else (a Proxy or a getter that throws) as one that says so.
  */
-export function optionsError (err: unknown): XrayOptionsError {
+export function optionsError (err: unknown, subject = 'options'): XrayOptionsError {
   if (err instanceof XrayOptionsError) return err
   let message: string
   try { message = err instanceof Error ? err.message : String(err) } catch { message = 'unreadable' }
-  return new XrayOptionsError(ErrorCodes.OPTIONS, `options could not be read (a Proxy or a getter threw: ${message})`)
+  return new XrayOptionsError(ErrorCodes.OPTIONS, `${subject} could not be read (a Proxy or a getter threw: ${message})`)
 }
 
 function resolveOptions (input: XrayOptions, env: NodeJS.ProcessEnv): ResolvedOptions {

@@ -99,7 +99,7 @@ export class TraceParent {
  * could pass on another vendor's state out of order.
  */
 export function parseTraceState (value: unknown): string | null {
-  const text = typeof value === 'string' ? value : joinedValues(value)
+  const text = headerList(value)
   if (typeof text !== 'string' || text.length === 0 || text.length > MAX_STATE_LENGTH) return null
   const members: string[] = []
   const keys = new Set<string>()
@@ -118,9 +118,13 @@ export function parseTraceState (value: unknown): string | null {
   return members.length === 0 ? null : members.join(',')
 }
 
-// A repeated header's values as one list; `null` for anything but an array of strings
-// (a Proxy or an array whose reads throw included).
-function joinedValues (value: unknown): string | null {
+/**
+ * @internal A repeated list header (`tracestate`, `baggage`) as one list: a string as it
+ * is, an array of strings joined with `,`; `null` for anything else, a Proxy or an array
+ * whose reads throw included, and once the list grows past {@link MAX_STATE_LENGTH}.
+ */
+export function headerList (value: unknown): string | null {
+  if (typeof value === 'string') return value
   try {
     if (!Array.isArray(value)) return null
     let text = ''

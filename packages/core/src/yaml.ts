@@ -253,7 +253,7 @@ class Reader {
         while (!this.atLineEnd(j)) j++
       }
       if (!this.atLineEnd(j)) {
-        if (j !== i) this.fail('tabs cannot be used for indentation', i)
+        if (tabbed) this.fail('tabs cannot be used for indentation', i)
         this.pos = i
         const indent = i - this.lineStart
         // Parsers disagree on the column of what follows a byte order mark on its line.

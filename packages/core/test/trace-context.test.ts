@@ -1,5 +1,6 @@
 import * as fc from 'fast-check'
-import { TraceParent, incomingTrace, parseTraceState, w3cTraceId, xrayTraceId } from '../src/trace-context'
+import { TraceParent, headerList, incomingTrace, parseTraceState, w3cTraceId, xrayTraceId } from '../src/trace-context'
+import { ruleHashInBaggage } from '../src/adaptive'
 
 const W3C_ID = '4efaaf4d1e8720b39541901950019ee5'
 const XRAY_ID = '1-4efaaf4d-1e8720b39541901950019ee5'
@@ -310,5 +311,21 @@ describe('incomingTrace: which header a request continues', () => {
         }
       }), { seed, numRuns: 300 })
     }
+  })
+})
+
+describe('repeated list headers (tracestate, baggage)', () => {
+  it('joins an array of strings, and gives null for anything else', () => {
+    expect(headerList('a=1')).toBe('a=1')
+    expect(headerList(['a=1', 'b=2'])).toBe('a=1,b=2')
+    expect(headerList(['a=1', 2])).toBeNull()
+    expect(headerList(Array.from({ length: 3 }, () => 'x'.repeat(4000)))).toBeNull()
+    for (const [, make] of HOSTILE) expect(headerList(make())).toBeNull()
+  })
+
+  it('the rule of adaptive sampling is read from baggage, and a baggage that cannot be read gives none', () => {
+    expect(ruleHashInBaggage('other=1, xrsr = 0123456789abcdef;prop')).toBe('0123456789abcdef')
+    expect(ruleHashInBaggage(['other=1', 'xrsr=0123456789abcdef'])).toBe('0123456789abcdef')
+    for (const [, make] of HOSTILE) expect(ruleHashInBaggage(make())).toBeNull()
   })
 })
