@@ -141,4 +141,62 @@ function startLoadDriver () {
   }
 }
 
-module.exports = { pinning, pin, median, currentNode, nodeVersion, useNode, startReceiver, startServer, serverStats, startLoadDriver }
+/**
+ * Two variants served at the same time on the server's core, each driven with half the
+ * connections, so the machine's drift hits both alike; per round, B's throughput over A's.
+ * The server started second, and the URL the load generator opens first, measured 1% to 2%
+ * ahead: the URL order is swapped every round, and half the rounds run on a pair started
+ * in the other order. With A bare (it sends nothing), the datagrams the receiver counts
+ * are B's. Returns one entry per round: { ratio, rps: [A, B], cpu, user, system (µs per
+ * request), rss (bytes, after the round), datagramsPerRequest (B's), pair (0: the pair
+ * started A then B, 1: the other) }.
+ */
+async function measurePair ({ framework, sampling, a, b, seconds, rounds, warmup = seconds * 2, connections = 50, driver, receiver, onRound = () => {} }) {
+  const daemonAddress = `127.0.0.1:${receiver.port}`
+  const load = async (servers, s, swap) => {
+    const urls = servers.map(x => x.url)
+    if (swap) urls.reverse()
+    const rps = (await driver.run({ urls, connections: connections >> 1, seconds: s })).map(r => r.rps)
+    return swap ? rps.reverse() : rps
+  }
+  const out = []
+  const half = Math.ceil(rounds / 2)
+  for (const reversed of [false, true]) {
+    const n = reversed ? rounds - half : half
+    if (n === 0) continue
+    const first = await startServer(framework, reversed ? b : a, sampling, daemonAddress)
+    const second = await startServer(framework, reversed ? a : b, sampling, daemonAddress)
+    const pair = reversed ? [second, first] : [first, second] // always [A, B]
+    try {
+      await load(pair, warmup, false)
+      for (let i = 0; i < n; i++) {
+        const before = await Promise.all(pair.map(serverStats))
+        await receiver.reset()
+        const rps = await load(pair, seconds, i % 2 === 1)
+        const after = await Promise.all(pair.map(serverStats))
+        // the batched datagrams of the round's last 20 ms still on their way
+        await new Promise(resolve => setTimeout(resolve, 100))
+        const counts = await receiver.count()
+        const perRequest = (k, field) => (after[k][field] - before[k][field]) / Math.max(1, rps[k] * seconds)
+        const round = {
+          pair: reversed ? 1 : 0,
+          ratio: rps[1] / rps[0],
+          rps,
+          cpu: [0, 1].map(k => perRequest(k, 'cpu')),
+          user: [0, 1].map(k => perRequest(k, 'user')),
+          system: [0, 1].map(k => perRequest(k, 'system')),
+          rss: [after[0].rss, after[1].rss],
+          datagramsPerRequest: counts.datagrams / Math.max(1, rps[1] * seconds)
+        }
+        out.push(round)
+        onRound(round, out.length)
+      }
+    } finally {
+      first.child.kill()
+      second.child.kill()
+    }
+  }
+  return out
+}
+
+module.exports = { pinning, pin, median, currentNode, nodeVersion, useNode, startReceiver, startServer, serverStats, startLoadDriver, measurePair }

@@ -8,12 +8,12 @@
 // of the bare Fastify server measured 0.97 to 1.04 of each other round by round here
 // (medians 0.997 and 0.978 in two runs of 8 rounds), where alternating runs of them
 // (bench/run.mjs) differ by up to 15%.
-const { median, nodeVersion, serverStats, startLoadDriver, startReceiver, startServer, useNode } = require('./harness.cjs')
+const { measurePair, median, nodeVersion, startLoadDriver, startReceiver, useNode } = require('./harness.cjs')
 
 const args = process.argv.slice(2)
 const nodeAt = args.indexOf('--node')
 if (nodeAt >= 0) useNode(args.splice(nodeAt, 2)[1])
-const [framework, sampling, a, b, seconds = '3', rounds = '8'] = args
+const [framework, sampling, a, b, seconds = '3', roundCount = '8'] = args
 if (b === undefined) {
   console.error('usage: node bench/paired.cjs <express|koa|fastify> <all|default|rate=r> <variant A> <variant B> [seconds] [rounds]')
   process.exit(2)
@@ -21,46 +21,12 @@ if (b === undefined) {
 
 async function main () {
   const receiver = await startReceiver(2)
-  const daemonAddress = `127.0.0.1:${receiver.port}`
-  const start = variant => startServer(framework, variant, sampling, daemonAddress)
   const driver = startLoadDriver()
-  // The load generator opens its connections to the URLs in the order given: the order is
-  // swapped every round.
-  const load = async (servers, s, swap) => {
-    const urls = servers.map(x => x.url)
-    if (swap) urls.reverse()
-    const rps = (await driver.run({ urls, connections: 25, seconds: s })).map(r => r.rps)
-    return swap ? rps.reverse() : rps
-  }
-  // The server started second measured 1% to 2% ahead of the first even so: half the rounds
-  // run on a pair started A then B, the other half on a fresh pair started B then A.
-  const ratios = []
-  // server CPU per request (µs), user and system, of A and B in each round
-  const cpu = [{ user: [], system: [] }, { user: [], system: [] }]
-  const half = Math.ceil(Number(rounds) / 2)
-  for (const reversed of [false, true]) {
-    const first = await start(reversed ? b : a)
-    const second = await start(reversed ? a : b)
-    const pair = reversed ? [second, first] : [first, second] // always [A, B]
-    await load(pair, Number(seconds) * 2, false) // warm-up
-    const n = reversed ? Number(rounds) - half : half
-    for (let i = 0; i < n; i++) {
-      const before = await Promise.all(pair.map(serverStats))
-      const [ra, rb] = await load(pair, Number(seconds), i % 2 === 1)
-      const after = await Promise.all(pair.map(serverStats))
-      ratios.push(rb / ra)
-      ;[ra, rb].forEach((rps, k) => {
-        const requests = rps * Number(seconds)
-        cpu[k].user.push((after[k].user - before[k].user) / requests)
-        cpu[k].system.push((after[k].system - before[k].system) / requests)
-      })
-    }
-    first.child.kill()
-    second.child.kill()
-  }
-  console.log(`Node.js ${nodeVersion()}, ${framework}, ${sampling === 'all' ? 'every request sampled' : sampling === 'default' ? 'default rule' : sampling}: ${b} / ${a} = ${median(ratios).toFixed(3)} (median of ${rounds} rounds of ${seconds} s; rounds: ${ratios.map(r => r.toFixed(2)).join(' ')})`)
-  const us = xs => median(xs).toFixed(1)
-  console.log(`  server CPU per request, median: ${a} ${us(cpu[0].user)} µs user + ${us(cpu[0].system)} µs system; ${b} ${us(cpu[1].user)} + ${us(cpu[1].system)}`)
+  const rounds = await measurePair({ framework, sampling, a, b, seconds: Number(seconds), rounds: Number(roundCount), driver, receiver })
+  const ratios = rounds.map(r => r.ratio)
+  console.log(`Node.js ${nodeVersion()}, ${framework}, ${sampling === 'all' ? 'every request sampled' : sampling === 'default' ? 'default rule' : sampling}: ${b} / ${a} = ${median(ratios).toFixed(3)} (median of ${ratios.length} rounds of ${seconds} s; rounds: ${ratios.map(r => r.toFixed(2)).join(' ')})`)
+  const us = (k, field) => median(rounds.map(r => r[field][k])).toFixed(1)
+  console.log(`  server CPU per request, median: ${a} ${us(0, 'user')} µs user + ${us(0, 'system')} µs system; ${b} ${us(1, 'user')} + ${us(1, 'system')}`)
   driver.close()
   receiver.close()
 }

@@ -3,18 +3,22 @@
 //            [--variants bare,xraykit,official,otel] [--emit-only] [--no-emit]
 //            [--receiver-poll 2]   (ms the receiver sleeps between drains; 0: woken per datagram)
 //            [--node 24]   (servers and load on that Node.js line, fetched from the npm registry)
+//            [--method paired|alternate]
 //   more variants: xraykit-scoped (asyncContext: false), als (AsyncLocalStorage alone)
 //
-// Starts one server per variant (pinned to CPU 0 where taskset exists), loads them in
-// turn from a separate autocannon process (pinned to CPU 1), round after round, A B C D
-// A B C D ..., so drift hits every variant alike. A UDP receiver counts what each traced
-// variant really sends. Prints markdown tables.
+// --method paired (the default): each variant is served at the same time as a bare server,
+// both on CPU 0, and one autocannon process on CPU 1 drives both at once (harness.cjs,
+// measurePair); a variant's ratio is its throughput over bare's in the same seconds.
+// --method alternate: one server per variant on CPU 0, loaded in turn, round after round,
+// A B C D A B C D ...; on a machine whose speed drifts by more than the differences being
+// measured, its ratios are not usable (bench/README.md). A UDP receiver counts what each
+// traced variant really sends. Prints markdown tables.
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { currentNode, median, nodeVersion, pin, pinning, serverStats, startLoadDriver, startReceiver, startServer, useNode } from './harness.cjs'
+import { currentNode, measurePair, median, nodeVersion, pin, pinning, serverStats, startLoadDriver, startReceiver, startServer, useNode } from './harness.cjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const { values: opts } = parseArgs({
@@ -30,9 +34,11 @@ const { values: opts } = parseArgs({
     'receiver-poll': { type: 'string', default: '2' },
     'emit-only': { type: 'boolean', default: false },
     'no-emit': { type: 'boolean', default: false },
-    node: { type: 'string' }
+    node: { type: 'string' },
+    method: { type: 'string', default: 'paired' }
   }
 })
+if (opts.method !== 'paired' && opts.method !== 'alternate') throw new Error(`--method must be paired or alternate, got ${JSON.stringify(opts.method)}`)
 if (opts.node !== undefined) useNode(opts.node)
 const list = s => s.split(',').map(x => x.trim()).filter(Boolean)
 const LABEL = {
@@ -44,6 +50,7 @@ const LABEL = {
   official: 'official SDK',
   otel: 'OpenTelemetry'
 }
+const samplingTitle = sampling => sampling === 'all' ? 'every request sampled' : sampling === 'default' ? 'default sampling rule (1/s, then 5%)' : sampling
 const officialLabel = fw => fw === 'koa' ? 'official SDK core (hand-written Koa middleware)' : `official aws-xray-sdk-${fw}`
 
 // -- the receiver -------------------------------------------------------------------------
@@ -108,11 +115,59 @@ async function loadBench (framework, sampling) {
     }
   })
   const bareRss = rows[0].variant === 'bare' ? rows[0].rss : NaN
-  console.log(`\n### ${framework}, ${sampling === 'all' ? 'every request sampled' : 'default sampling rule (1/s, then 5%)'}\n`)
+  console.log(`\n### ${framework}, ${samplingTitle(sampling)}\n`)
   console.log('| variant | req/s (median) | ratio to bare | p50 ms | p99 ms | server CPU µs/req | RSS MB (vs bare) | RSS growth MB | datagrams/req | errors |')
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
   for (const r of rows) {
     console.log(`| ${r.variant} | ${Math.round(r.rps)} | ${r.ratio.toFixed(2)} | ${r.p50} | ${r.p99} | ${r.cpu.toFixed(0)} | ${r.rss.toFixed(0)} (${(r.rss / bareRss).toFixed(2)}) | ${r.rssGrowth.toFixed(1)} | ${r.dpr.toFixed(3)} | ${r.errors} |`)
+  }
+}
+
+// Each variant against a bare server at the same time (see the top of this file).
+async function pairedBench (framework, sampling) {
+  driver ??= startLoadDriver()
+  const rows = []
+  for (const variant of list(opts.variants).filter(v => v !== 'bare')) {
+    const rounds = await measurePair({
+      framework,
+      sampling,
+      a: 'bare',
+      b: variant,
+      seconds: Number(opts.duration),
+      rounds: Number(opts.rounds),
+      // as long as the alternating method's first warm-up: V8 still compiling and growing its young generation
+      warmup: Number(opts.warmup) * 3,
+      connections: Number(opts.connections),
+      driver,
+      receiver,
+      onRound: (r, n) => process.stderr.write(`  ${framework}/${sampling}/${variant} round ${n}: ${r.ratio.toFixed(3)} of bare (${Math.round(r.rps[1])} / ${Math.round(r.rps[0])} req/s), ${r.datagramsPerRequest.toFixed(3)} datagrams/req\n`)
+    })
+    const last = rounds[rounds.length - 1]
+    // RSS growth: from the first round to the last on one server (each pair is served by fresh servers)
+    const growth = Math.max(...[0, 1].map(p => {
+      const mine = rounds.filter(r => r.pair === p)
+      return mine.length < 2 ? 0 : mine[mine.length - 1].rss[1] - mine[0].rss[1]
+    }))
+    rows.push({
+      variant: variant === 'official' ? officialLabel(framework) : LABEL[variant] ?? variant,
+      ratio: median(rounds.map(r => r.ratio)),
+      low: Math.min(...rounds.map(r => r.ratio)),
+      high: Math.max(...rounds.map(r => r.ratio)),
+      rps: median(rounds.map(r => r.rps[1])),
+      bareRps: median(rounds.map(r => r.rps[0])),
+      cpu: median(rounds.map(r => r.cpu[1])),
+      bareCpu: median(rounds.map(r => r.cpu[0])),
+      rss: last.rss[1] / 1048576,
+      bareRss: last.rss[0] / 1048576,
+      growth: growth / 1048576,
+      dpr: median(rounds.map(r => r.datagramsPerRequest))
+    })
+  }
+  console.log(`\n### ${framework}, ${samplingTitle(sampling)}\n`)
+  console.log('| variant | ratio to bare (median) | rounds, lowest to highest | req/s, variant / bare | server CPU µs/req, variant / bare | RSS MB, variant / bare (ratio) | RSS growth MB | datagrams/req |')
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|')
+  for (const r of rows) {
+    console.log(`| ${r.variant} | **${r.ratio.toFixed(3)}** | ${r.low.toFixed(2)}–${r.high.toFixed(2)} | ${Math.round(r.rps)} / ${Math.round(r.bareRps)} | ${r.cpu.toFixed(1)} / ${r.bareCpu.toFixed(1)} | ${r.rss.toFixed(0)} / ${r.bareRss.toFixed(0)} (${(r.rss / r.bareRss).toFixed(2)}) | ${r.growth.toFixed(1)} | ${r.dpr.toFixed(3)} |`)
   }
 }
 
@@ -147,10 +202,13 @@ async function emitBench () {
   }
 }
 
-console.log(`Node.js ${nodeVersion()}, UDP receiver: ${receiver.kind}, ${opts.connections} connections, ${opts.warmup} s warm-up + ${opts.duration} s per run, ${opts.rounds} rounds${pinning ? ', server on CPU 0, load on CPU 1' : ''}`)
+const paired = opts.method === 'paired'
+console.log(paired
+  ? `Node.js ${nodeVersion()}, each variant served at the same time as bare (--method paired), UDP receiver: ${receiver.kind}, ${opts.connections} connections shared by the two, ${Number(opts.warmup) * 3} s warm-up per pair + ${opts.duration} s per round, ${opts.rounds} rounds${pinning ? ', both servers on CPU 0, load on CPU 1' : ''}`
+  : `Node.js ${nodeVersion()}, variants in turn (--method alternate), UDP receiver: ${receiver.kind}, ${opts.connections} connections, ${opts.warmup} s warm-up + ${opts.duration} s per run, ${opts.rounds} rounds${pinning ? ', server on CPU 0, load on CPU 1' : ''}`)
 if (!opts['emit-only']) {
   for (const framework of list(opts.frameworks)) {
-    for (const sampling of list(opts.sampling)) await loadBench(framework, sampling)
+    for (const sampling of list(opts.sampling)) await (paired ? pairedBench : loadBench)(framework, sampling)
   }
 }
 if (!opts['no-emit']) await emitBench()

@@ -2,8 +2,10 @@
 // One benchmark server: node server.cjs <framework> <variant> <sampling>
 //   framework: express | koa | fastify
 //   variant:   bare | xraykit | xraykit-scoped | xraykit-turn | xraykit-nosend | official | otel | als
-//   sampling:  all | default | rate=<r> (xraykit only: a rules document sampling a share r of
-//              requests and no fixed target, to see how its cost follows the share sampled)
+//   sampling:  all | default | rate=<r>[/<t>] (xraykit only: a rules document sampling a share r
+//              of requests and a fixed target of t a second, default 0, to see how its cost
+//              follows the share sampled; rate=0/1 is the unsampled path as the default rule
+//              runs it, one request a second sampled)
 // Every variant serves GET /hello: one small async hop inside one custom subsegment (span),
 // then a small JSON body. Traced variants send to AWS_XRAY_DAEMON_ADDRESS over UDP.
 const [framework, requested, sampling] = process.argv.slice(2)
@@ -34,8 +36,8 @@ const als = variant === 'als' ? new (require('node:async_hooks').AsyncLocalStora
 let xray
 if (variant === 'xraykit') {
   xray = require('@xraykit/core')
-  const rate = /^rate=(\d*\.?\d+)$/.exec(sampling)
-  const rules = rate === null ? undefined : { version: 2, default: { fixed_target: 0, rate: Number(rate[1]) } }
+  const rate = /^rate=(\d*\.?\d+)(?:\/(\d+))?$/.exec(sampling)
+  const rules = rate === null ? undefined : { version: 2, default: { fixed_target: Number(rate[2] ?? 0), rate: Number(rate[1]) } }
   xray.xrayRecorder.configure({ service: 'bench', sampling: sampling === 'all' ? 'all' : rules })
   // the daemon address as the recorder parsed it from AWS_XRAY_DAEMON_ADDRESS
   if (requested === 'xraykit-turn') xray.xrayRecorder.configure({ emitter: new xray.UdpEmitter({ address: xray.xrayRecorder.options.udp, batchMs: 0 }) })
