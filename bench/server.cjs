@@ -132,7 +132,9 @@ Promise.resolve(build()(server => {
 process.on('message', msg => {
   if (msg === 'stats') {
     const cpu = process.cpuUsage()
-    process.send({ stats: { cpu: cpu.user + cpu.system, user: cpu.user, system: cpu.system, rss: process.memoryUsage().rss } })
+    const mem = process.memoryUsage()
+    const space = name => require('node:v8').getHeapSpaceStatistics().find(s => s.space_name === name)?.space_size ?? 0
+    process.send({ stats: { cpu: cpu.user + cpu.system, user: cpu.user, system: cpu.system, rss: mem.rss, heapTotal: mem.heapTotal, external: mem.external, newSpace: space('new_space'), oldSpace: space('old_space') } })
   }
 })
 process.on('disconnect', () => process.exit(0))
