@@ -1,7 +1,7 @@
 import type { CauseData } from './cause'
 import { buildCause } from './cause'
 import { newId, now } from './ids'
-import { asciiJson } from './serialize'
+import { asciiJson, numberText } from './serialize'
 import { NAME_CLASS } from './name-chars'
 import { safeString, truncateChars } from './text'
 import { TraceHeader } from './trace-header'
@@ -97,7 +97,7 @@ export function safeJson (value: unknown): string {
   switch (typeof value) {
     case 'string': return capped(asciiJson(JSON.stringify(value)))
     case 'boolean': return value ? 'true' : 'false'
-    case 'number': return Number.isFinite(value) ? String(value) : 'null'
+    case 'number': return Number.isFinite(value) ? numberText(value) : 'null'
   }
   let out: string | undefined
   try {
@@ -141,7 +141,7 @@ function nestedDeeper (json: string, max: number): boolean {
 function walk (value: unknown, seen: Set<object>, depth: number): string {
   switch (typeof value) {
     case 'string': return JSON.stringify(value)
-    case 'number': return Number.isFinite(value) ? String(value) : 'null'
+    case 'number': return Number.isFinite(value) ? numberText(value) : 'null'
     case 'boolean': return String(value)
     case 'bigint': return JSON.stringify(value.toString())
     case 'object': break

@@ -1,4 +1,6 @@
-import { asciiJson, formatTime, jsonString } from '../src/serialize'
+import * as fc from 'fast-check'
+import { asciiJson, formatTime, jsonString, numberText } from '../src/serialize'
+import { check } from '../../../test/properties/config'
 
 // every UTF-16 unit from 0 to 0x17f, lone surrogates and pairs, in strings of a few shapes
 const units = [...Array.from({ length: 0x180 }, (_, i) => String.fromCharCode(i)), '\ud800', '\udfff', '😀', '\u2028', '\u2029']
@@ -33,5 +35,32 @@ describe('formatTime', () => {
       expect(Number(formatTime(t))).toBe(micros)
       expect(formatTime(t)).toBe(String(micros))
     }
+  })
+})
+
+describe('numberText', () => {
+  it('writes every number as String does', async () => {
+    for (const n of [0, -0, 1, 9, 10, 999, 1000, 1001, 999999, 1e6, 999999999, 1e9, 1e12 - 1, 1e12, -1, -1000, 1 - 1e12, -1e12, 0.5, 1e21, NaN, Infinity, -Infinity, Number.MAX_SAFE_INTEGER, 5e-324]) {
+      expect(numberText(n)).toBe(String(n))
+    }
+    // integers of every size up to 10^15, then any double
+    const integer = fc.integer({ min: 0, max: 15 }).chain(digits => fc.integer({ min: -(10 ** digits), max: 10 ** digits }))
+    await check('numberText is String', fc.asyncProperty(fc.oneof(integer, fc.double()), async n => {
+      expect(numberText(n)).toBe(String(n))
+    }), 500)
+  })
+})
+
+describe('formatTime, any time', () => {
+  it('is the time rounded to the microsecond: whole seconds, then up to six places without trailing zeros', async () => {
+    const time = fc.tuple(fc.integer({ min: 0, max: 4e9 }), fc.integer({ min: 0, max: 999999 }), fc.double({ min: 0, max: 1, noNaN: true }))
+      .map(([s, us, jitter]) => s + (us + jitter) / 1e6)
+    await check('formatTime writes the rounded time', fc.asyncProperty(time, async t => {
+      let seconds = Math.floor(t)
+      let micros = Math.round((t - seconds) * 1e6)
+      if (micros === 1e6) { seconds++; micros = 0 }
+      const places = String(micros).padStart(6, '0').replace(/0+$/, '')
+      expect(formatTime(t)).toBe(places === '' ? String(seconds) : `${seconds}.${places}`)
+    }), 500)
   })
 })
