@@ -84,8 +84,8 @@ const ruleNames = new Quoted()
 // text of each number it converts in a cache held by the old generation, so every new value
 // (the microseconds of a start time, a body's length) stays reachable from there through
 // the next collections of the young generation: with every request sampled, that was
-// 160 kB surviving each scavenge and 90 kB promoted, which made V8 grow the young
-// generation to twice bare Node's (bench/README.md, 2026-12-04).
+// 160 kB surviving each scavenge and 90 kB promoted, and V8 grows the young generation
+// with what survives (bench/README.md, 2026-12-04).
 const DIGITS3: string[] = [] // '0' to '999'
 const PAD3: string[] = [] // '000' to '999'
 const TRIM3: string[] = [] // '000' to '999' without trailing zeros: '12' for 120
