@@ -71,8 +71,12 @@ function median (xs) {
 async function startReceiver (pollMs) {
   try {
     const py = spawnOnCpu(1, 'python3', [join(__dirname, 'receiver.py'), String(pollMs)], { stdio: ['ignore', 'pipe', 'inherit'] })
-    const [line] = await Promise.race([once(py.stdout, 'data'), once(py, 'error').then(([e]) => { throw e })])
+    // the first whole line: a 'data' chunk of a pipe may hold only part of it
+    const lines = readline.createInterface({ input: py.stdout })
+    const [line] = await Promise.race([once(lines, 'line'), once(py, 'error').then(([e]) => { throw e })])
+    lines.close()
     const [port, controlPort] = String(line).trim().split(' ').map(Number)
+    if (!(port > 0 && controlPort > 0)) { py.kill(); throw new Error(`receiver.py printed ${JSON.stringify(line)}, not its two ports`) }
     const control = dgram.createSocket('udp4')
     control.bind(0, '127.0.0.1')
     await once(control, 'listening')
