@@ -100,15 +100,14 @@ for (let i = 0; i < 1000; i++) {
 export function numberText (n: number): string {
   if (!Number.isInteger(n) || n >= 1e12 || n <= -1e12) return String(n)
   if (n < 0) return '-' + numberText(-n)
-  if (n < 1000) return DIGITS3[n]
-  const thousands = Math.floor(n / 1000)
-  const ones = PAD3[n - thousands * 1000]
-  if (thousands < 1000) return DIGITS3[thousands] + ones
-  const millions = Math.floor(thousands / 1000)
-  const rest = PAD3[thousands - millions * 1000] + ones
-  if (millions < 1000) return DIGITS3[millions] + rest
-  const billions = Math.floor(millions / 1000)
-  return DIGITS3[billions] + PAD3[millions - billions * 1000] + rest
+  // three digits at a time, from the right; the leading group without its zeros
+  let rest = ''
+  while (n >= 1000) {
+    const high = Math.floor(n / 1000)
+    rest = PAD3[n - high * 1000] + rest
+    n = high
+  }
+  return DIGITS3[n] + rest
 }
 
 /**
