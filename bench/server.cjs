@@ -1,7 +1,7 @@
 'use strict'
 // One benchmark server: node server.cjs <framework> <variant> <sampling>
 //   framework: express | koa | fastify
-//   variant:   bare | xraykit | xraykit-scoped | xraykit-turn | xraykit-nosend | official | otel | als
+//   variant:   bare | xraykit | xraykit-scoped | xraykit-turn | xraykit-nosend | xraykit-nooffload | official | otel | als
 //   sampling:  all | default | rate=<r>[/<t>] (xraykit only: a rules document sampling a share r
 //              of requests and a fixed target of t a second, default 0, to see how its cost
 //              follows the share sampled; rate=0/1 is the unsampled path as the default rule
@@ -41,6 +41,8 @@ if (variant === 'xraykit') {
   xray.xrayRecorder.configure({ service: 'bench', sampling: sampling === 'all' ? 'all' : rules })
   // the daemon address as the recorder parsed it from AWS_XRAY_DAEMON_ADDRESS
   if (requested === 'xraykit-turn') xray.xrayRecorder.configure({ emitter: new xray.UdpEmitter({ address: xray.xrayRecorder.options.udp, batchMs: 0 }) })
+  // 'xraykit-nooffload': one send per datagram through dgram, without UDP segmentation offload
+  if (requested === 'xraykit-nooffload') xray.xrayRecorder.configure({ emitter: new xray.UdpEmitter({ address: xray.xrayRecorder.options.udp, segmentationOffload: false }) })
   // 'xraykit-nosend': every document built and handed to an emitter that drops it (a
   // diagnostic: what the sends cost)
   if (requested === 'xraykit-nosend') xray.xrayRecorder.configure({ emitter: { send () {}, flush: async () => {}, close: async () => {} } })

@@ -4,7 +4,12 @@ import * as dgram from 'node:dgram'
 export interface Datagram {
   raw: Buffer
   header: string
+  /** Everything after the first newline, as it arrived. */
   body: string
+  /** The body less the spaces UDP segmentation offload pads a datagram with after its document (UdpEmitter's `segmentationOffload`). */
+  text: string
+  /** Those spaces: `body === text + padding`. */
+  padding: string
   /** The parsed document, or `undefined` when the body is not JSON. */
   document: Record<string, any> | undefined
 }
@@ -21,9 +26,11 @@ export class DatagramLog {
     const nl = raw.indexOf(0x0a)
     const header = nl < 0 ? raw.toString('utf8') : raw.subarray(0, nl).toString('utf8')
     const body = nl < 0 ? '' : raw.subarray(nl + 1).toString('utf8')
+    let end = body.length
+    while (end > 0 && body.charCodeAt(end - 1) === 0x20) end--
     let document: Record<string, any> | undefined
     try { document = JSON.parse(body) } catch { document = undefined }
-    this.datagrams.push({ raw, header, body, document })
+    this.datagrams.push({ raw, header, body, text: body.slice(0, end), padding: body.slice(end), document })
   }
 
   /** Resolves the waiters whose condition now holds; call after recording a batch. */

@@ -1,8 +1,10 @@
 import * as dgram from 'node:dgram'
 import { isIPv6 } from 'node:net'
+import { getSystemErrorName } from 'node:util'
 import type { Logger } from './logger'
 import { consoleLogger, OnceLogger } from './logger'
 import { ErrorCodes, XrayOptionsError } from './errors'
+import { EAGAIN, ECONNREFUSED, ENOBUFS, UdpOffload } from './udp-offload'
 
 /** The header line the daemon expects before every document (DG "Sending segment documents"). */
 export const DAEMON_HEADER = '{"format":"json","version":1}\n'
@@ -24,7 +26,7 @@ export interface Emitter {
 export interface EmitterStats {
   /** Documents the kernel took. */
   sent: number
-  /** Bytes of the documents counted in `sent`, daemon header included. */
+  /** Bytes of the datagrams counted in `sent`: the daemon header, the document, and any padding (see `segmentationOffload`). */
   bytes: number
   /**
    * Documents not sent: the daemon unreachable, a full queue, a failed socket. Datagrams
@@ -32,6 +34,8 @@ export interface EmitterStats {
    * refusal at a time, so a missing daemon's count is a lower bound.
    */
   dropped: number
+  /** Of `sent`, the documents that went out through UDP segmentation offload (see `segmentationOffload`). */
+  offloaded: number
 }
 
 /** A UDP host and port. */
@@ -62,6 +66,16 @@ export interface UdpEmitterOptions {
    * out together at its end. `flush()`, `close()` and process exit send what waits at once.
    */
   batchMs?: number
+  /**
+   * Send the datagrams of a batch through UDP generic segmentation offload where it is
+   * there (Linux, with the addon `@xraykit/core` builds at install): the kernel takes a run
+   * of up to 64 datagrams in one call, which on loopback cut the CPU time of a datagram
+   * about fivefold. The datagrams of a run share one size, so shorter documents are padded
+   * with spaces after their JSON, never by more than an eighth of the run's bytes. Where
+   * the kernel or the network path refuses it, the emitter goes back to one send per
+   * datagram. Default `true`; `XRAYKIT_UDP_OFFLOAD=0` turns it off for the process.
+   */
+  segmentationOffload?: boolean
 }
 
 const RETRY_AFTER_MS = 1000
@@ -88,10 +102,31 @@ function sendUnsent (): void {
   }
 }
 
+// Checked here, not at the first send: a string such as "127.0.0.1:2000" fails there inside dgram.
+function socketAddress (address: SocketAddress | undefined): SocketAddress {
+  if (address === undefined) return { host: '127.0.0.1', port: 2000 }
+  const given: unknown = address
+  const { host, port } = (typeof given === 'object' && given !== null ? given : {}) as Partial<SocketAddress>
+  if (typeof host !== 'string' || host.length === 0 || typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    const got = typeof given === 'string' ? JSON.stringify(given) : typeof given === 'object' && given !== null ? `{ host: ${typeof host}, port: ${String(port)} }` : String(given)
+    throw new XrayOptionsError(ErrorCodes.OPT_DAEMON_ADDRESS, `UdpEmitter option address must be { host, port } with a host name or IP and a port from 1 to 65535, got ${got}`)
+  }
+  return { host, port }
+}
+
 function positiveInteger (value: number | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback
   if (!Number.isInteger(value) || value < 0) throw new XrayOptionsError(ErrorCodes.OPTIONS, `UdpEmitter option ${name} must be a non-negative integer, got ${String(value)}`)
   return value
+}
+
+function codeOf (errno: number): string {
+  try { return getSystemErrorName(errno) } catch { return `errno ${-errno}` }
+}
+
+function errnoError (errno: number): Error & { code: string } {
+  const code = codeOf(errno)
+  return Object.assign(new Error(`send ${code}`), { code, errno })
 }
 
 /**
@@ -104,7 +139,7 @@ export class UdpEmitter implements Emitter {
   /** Where the daemon listens: the `address` option, else `127.0.0.1:2000`. */
   readonly address: SocketAddress
   /** What was sent and dropped so far; the counters only grow. */
-  readonly stats: EmitterStats = { sent: 0, bytes: 0, dropped: 0 }
+  readonly stats: EmitterStats = { sent: 0, bytes: 0, dropped: 0, offloaded: 0 }
   private readonly log: OnceLogger
   private readonly maxPending: number
   private readonly maxQueuedBytes: number
@@ -119,17 +154,24 @@ export class UdpEmitter implements Emitter {
   private readonly drainBatch = (): void => { this.batchTimer = null; this.drain() }
   private batchTimer: NodeJS.Timeout | NodeJS.Immediate | null = null
   private inflight = 0
+  private readonly offloadWanted: boolean
+  // for the current socket: not tried yet (undefined), not available (null), or open
+  private offload: UdpOffload | null | undefined = undefined
   private idleWaiters: Array<() => void> = []
   private readonly onSent: (err: Error | null, bytes: number) => void
 
   /** An emitter to `options.address`; the socket opens on the first send. Bad options throw an {@link XrayOptionsError}. */
   constructor (options: UdpEmitterOptions = {}) {
-    this.address = options.address ?? { host: '127.0.0.1', port: 2000 }
+    this.address = socketAddress(options.address)
     this.log = new OnceLogger(options.logger ?? consoleLogger('error'))
     this.maxPending = positiveInteger(options.maxPending, 'maxPending', 10000)
     this.maxQueuedBytes = positiveInteger(options.maxQueuedBytes, 'maxQueuedBytes', 8 << 20)
     this.batchMs = positiveInteger(options.batchMs, 'batchMs', process.env.AWS_LAMBDA_FUNCTION_NAME ? 0 : DEFAULT_BATCH_MS)
     if (this.batchMs > MAX_BATCH_MS) throw new XrayOptionsError(ErrorCodes.OPTIONS, `UdpEmitter option batchMs must be at most ${MAX_BATCH_MS}, got ${this.batchMs}`)
+    if (options.segmentationOffload !== undefined && typeof options.segmentationOffload !== 'boolean') {
+      throw new XrayOptionsError(ErrorCodes.OPTIONS, `UdpEmitter option segmentationOffload must be a boolean, got ${typeof options.segmentationOffload}`)
+    }
+    this.offloadWanted = options.segmentationOffload ?? true
     // one callback for every send, not a closure per datagram
     this.onSent = (err, bytes) => {
       this.inflight--
@@ -201,6 +243,7 @@ export class UdpEmitter implements Emitter {
     this.state = 'closed'
     const socket = this.socket
     this.socket = null
+    this.closeOffload()
     if (socket !== null) await new Promise<void>(resolve => socket.close(() => resolve()))
     this.dropPending()
   }
@@ -209,6 +252,7 @@ export class UdpEmitter implements Emitter {
     const { host, port } = this.address
     const socket = dgram.createSocket(isIPv6(host) ? 'udp6' : 'udp4')
     this.socket = socket
+    this.closeOffload()
     this.state = 'connecting'
     socket.unref()
     socket.on('error', (err: Error & { code?: string }) => {
@@ -223,6 +267,7 @@ export class UdpEmitter implements Emitter {
     socket.on('close', () => {
       if (this.socket !== socket || this.state === 'closed') return
       this.socket = null
+      this.closeOffload()
       this.state = 'idle'
       this.log.warn('udp-socket-closed', { address: this.where() }, 'the UDP socket to the X-Ray daemon closed unexpectedly; a new one is opened on the next send')
     })
@@ -267,10 +312,59 @@ export class UdpEmitter implements Emitter {
       else clearTimeout(timer as NodeJS.Timeout)
     }
     unsent.delete(this)
-    for (let i = 0; i < batch.length; i++) {
+    // behind datagrams still queued in the socket, a run would overtake them
+    const offloaded = this.state === 'ready' && this.offloadWanted && this.inflight === 0 ? this.sendOffloaded(batch) : 0
+    for (let i = offloaded; i < batch.length; i++) {
       if (this.state === 'ready') this.write(batch[i], i === batch.length - 1)
       else this.dispatch(batch[i])
     }
+  }
+
+  /** Sends what it can of `batch` in runs through the offload socket; returns how many went. */
+  private sendOffloaded (batch: Buffer[]): number {
+    if (this.offload === undefined) this.offload = this.openOffload()
+    const offload = this.offload
+    if (offload === null) return 0
+    let from = 0
+    let retried = false
+    for (;;) {
+      const { sent, bytes, error } = offload.send(batch, from, batch.length)
+      this.stats.bytes += bytes
+      this.stats.sent += sent
+      this.stats.offloaded += sent
+      from += sent
+      if (error === 0) return from
+      if (error === -ECONNREFUSED) {
+        // the refusal of an earlier datagram, reported by this call, which sent nothing;
+        // counted as dgram's 'error' counts it, and the run tried once more
+        if (this.stats.sent > 0) { this.stats.sent--; this.stats.dropped++ }
+        this.failed(errnoError(error))
+        if (!retried && this.state === 'ready') { retried = true; continue }
+        return from
+      }
+      // a full send buffer: the socket's own queue takes the rest
+      if (error === -EAGAIN || error === -ENOBUFS) return from
+      // refused here (a kernel without it, a device without checksum offload, a path MTU
+      // below the run's datagrams): one send per datagram from now on, on this socket
+      this.log.warn('udp-offload-' + codeOf(error), { address: this.where(), code: codeOf(error) }, `UDP segmentation offload is not available towards ${this.where()} (${codeOf(error)}); documents go out one datagram per send`)
+      offload.close()
+      this.offload = null
+      return from
+    }
+  }
+
+  private openOffload (): UdpOffload | null {
+    try {
+      return UdpOffload.open(this.socket!.remoteAddress())
+    } catch {
+      return null
+    }
+  }
+
+  private closeOffload (): void {
+    const offload = this.offload
+    this.offload = undefined
+    if (offload !== undefined && offload !== null) offload.close()
   }
 
   private hold (datagram: Buffer): void {
@@ -324,6 +418,7 @@ export class UdpEmitter implements Emitter {
     if (this.state === 'connecting' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') {
       const socket = this.socket
       this.socket = null
+      this.closeOffload()
       this.state = 'failed'
       this.retryAt = Date.now() + RETRY_AFTER_MS
       try { socket?.close() } catch { /* already closed */ }
