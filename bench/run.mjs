@@ -46,6 +46,7 @@ const LABEL = {
   xraykit: 'xraykit',
   'xraykit-scoped': 'xraykit, asyncContext: false (req.xray only)',
   'xraykit-turn': 'xraykit, datagrams sent at the end of each turn (batchMs: 0, as in Lambda)',
+  'xraykit-nooffload': 'xraykit, one send per datagram (segmentationOffload: false)',
   als: 'AsyncLocalStorage.run alone (diagnostic)',
   official: 'official SDK',
   otel: 'OpenTelemetry'

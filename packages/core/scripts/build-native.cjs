@@ -5,7 +5,7 @@
 // so in one line, and the emitter sends each datagram through dgram as before.
 //   node scripts/build-native.cjs [--quiet]
 const { execFileSync } = require('node:child_process')
-const { existsSync, mkdirSync, renameSync, statSync } = require('node:fs')
+const { existsSync, mkdirSync, renameSync, rmSync, statSync } = require('node:fs')
 const { join } = require('node:path')
 
 const root = join(__dirname, '..')
@@ -24,6 +24,7 @@ function main () {
   try {
     execFileSync(cc, ['-O2', '-Wall', '-shared', '-fPIC', '-o', partial, source], { stdio: ['ignore', 'ignore', 'pipe'] })
   } catch (err) {
+    rmSync(partial, { force: true })
     const why = err.code === 'ENOENT' ? `no C compiler (${cc})` : String(err.stderr || err.message).trim().split('\n')[0]
     return `not built, ${why}: datagrams go out one by one through dgram`
   }
