@@ -27,7 +27,6 @@ describe('scripts/build-native.cjs', () => {
   it('builds the addon with the C compiler, and a second run leaves an up-to-date build alone', () => {
     expect(build(dir)).toBe('@xraykit/core UDP offload: built native/build/xraykit_udp.node\n')
     const out = path.join(dir, 'native', 'build', 'xraykit_udp.node')
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the addon just built
     const addon = require(out) as Record<string, unknown>
     expect(Object.keys(addon).sort()).toEqual(['close', 'open', 'send'])
     const built = fs.statSync(out).mtimeMs

@@ -1,20 +1,11 @@
 import { execFile } from 'node:child_process'
-import * as dgram from 'node:dgram'
+import type * as dgram from 'node:dgram'
 import * as path from 'node:path'
 import { TestDaemon } from '../../../test/helpers/daemon'
 import { checkDatagram } from '../../../test/helpers/wire-check'
 import { DAEMON_HEADER, MemoryEmitter, UdpEmitter } from '../src/emitter'
 import { Recorder } from '../src/recorder'
-import { ListLogger, expectValidDocuments, allEntities } from './support'
-
-/** A loopback port that nothing listens on: bound, then released. */
-async function deadPort (): Promise<number> {
-  const socket = dgram.createSocket('udp4')
-  await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve))
-  const { port } = socket.address()
-  await new Promise<void>(resolve => socket.close(() => resolve()))
-  return port
-}
+import { ListLogger, expectValidDocuments, allEntities, deadPort } from './support'
 
 describe('UdpEmitter through a daemon on loopback', () => {
   let daemon: TestDaemon

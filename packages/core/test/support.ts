@@ -1,3 +1,4 @@
+import * as dgram from 'node:dgram'
 import type { Logger } from '../src/logger'
 import { MemoryEmitter } from '../src/emitter'
 import { Recorder } from '../src/recorder'
@@ -44,4 +45,13 @@ export function allEntities (docs: Array<Record<string, any>>): Array<Record<str
 /** Resolves on the next turn of the event loop (after pending I/O callbacks). */
 export function nextTurn (): Promise<void> {
   return new Promise(resolve => setImmediate(resolve))
+}
+
+/** A loopback port that nothing listens on: bound, then released. */
+export async function deadPort (): Promise<number> {
+  const socket = dgram.createSocket('udp4')
+  await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve))
+  const { port } = socket.address()
+  await new Promise<void>(resolve => socket.close(() => resolve()))
+  return port
 }

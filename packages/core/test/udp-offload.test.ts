@@ -1,22 +1,12 @@
-import * as dgram from 'node:dgram'
 import * as fc from 'fast-check'
 import { TestDaemon } from '../../../test/helpers/daemon'
 import { checkDatagram } from '../../../test/helpers/wire-check'
 import { check } from '../../../test/properties/config'
 import { DAEMON_HEADER, UdpEmitter } from '../src/emitter'
 import { MAX_RUN, MAX_RUN_BYTES, UdpOffload, offloadAddon, runLength } from '../src/udp-offload'
-import { ListLogger } from './support'
+import { ListLogger, deadPort } from './support'
 
 const HEADER = Buffer.byteLength(DAEMON_HEADER)
-
-/** A loopback port that nothing listens on: bound, then released. */
-async function deadPort (): Promise<number> {
-  const socket = dgram.createSocket('udp4')
-  await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve))
-  const { port } = socket.address()
-  await new Promise<void>(resolve => socket.close(() => resolve()))
-  return port
-}
 
 /** A segment document numbered `n` (its id), of `size` characters or, below about 150, a little more. */
 function documentOf (n: number, size: number): string {
