@@ -4,9 +4,10 @@
 // addon @xraykit/core builds on Linux). Sends in bursts, on CPU 0, to the bench's receiver
 // on CPU 1, and prints user and system µs per datagram, the median of the rounds.
 //   node bench/send-cost.cjs [bytes 700] [datagrams per round 64000] [burst 32] [rounds 5] [--node 24]
+const { execFileSync } = require('node:child_process')
 const dgram = require('node:dgram')
 const { once } = require('node:events')
-const { median, nodeVersion, startReceiver, useNode } = require('./harness.cjs')
+const { currentNode, median, nodeVersion, startReceiver, useNode } = require('./harness.cjs')
 
 const args = process.argv.slice(2)
 const nodeAt = args.indexOf('--node')
@@ -15,8 +16,6 @@ const [bytes = 700, count = 64000, burst = 32, roundCount = 5] = args.map(Number
 
 // On another Node.js line, run there: useNode only picks the binary for child processes.
 if (nodeAt >= 0 && !process.env.SEND_COST_CHILD) {
-  const { execFileSync } = require('node:child_process')
-  const { currentNode } = require('./harness.cjs')
   execFileSync('taskset', ['-c', '0', currentNode(), __filename, ...args], { stdio: 'inherit', env: { ...process.env, SEND_COST_CHILD: '1' } })
   process.exit(0)
 }
@@ -27,7 +26,7 @@ function cpu (start) {
 }
 
 async function main () {
-  try { require('node:child_process').execFileSync('taskset', ['-pc', '0', String(process.pid)], { stdio: 'ignore' }) } catch { /* runs unpinned */ }
+  try { execFileSync('taskset', ['-pc', '0', String(process.pid)], { stdio: 'ignore' }) } catch { /* runs unpinned */ }
   const { offloadAddon } = require('../packages/core/dist/udp-offload.js')
   const addon = offloadAddon()
   const receiver = await startReceiver(2)

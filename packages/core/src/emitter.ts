@@ -3,7 +3,7 @@ import { isIPv6 } from 'node:net'
 import { getSystemErrorName } from 'node:util'
 import type { Logger } from './logger'
 import { consoleLogger, OnceLogger } from './logger'
-import { ErrorCodes, XrayOptionsError } from './errors'
+import { describeValue, ErrorCodes, XrayOptionsError } from './errors'
 import { EAGAIN, ECONNREFUSED, ENOBUFS, UdpOffload } from './udp-offload'
 
 /** The header line the daemon expects before every document (DG "Sending segment documents"). */
@@ -108,7 +108,7 @@ function socketAddress (address: SocketAddress | undefined): SocketAddress {
   const given: unknown = address
   const { host, port } = (typeof given === 'object' && given !== null ? given : {}) as Partial<SocketAddress>
   if (typeof host !== 'string' || host.length === 0 || typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
-    const got = typeof given === 'string' ? JSON.stringify(given) : typeof given === 'object' && given !== null ? `{ host: ${typeof host}, port: ${String(port)} }` : String(given)
+    const got = typeof given === 'object' && given !== null ? `{ host: ${describeValue(host)}, port: ${describeValue(port)} }` : describeValue(given)
     throw new XrayOptionsError(ErrorCodes.OPT_DAEMON_ADDRESS, `UdpEmitter option address must be { host, port } with a host name or IP and a port from 1 to 65535, got ${got}`)
   }
   return { host, port }
@@ -169,7 +169,7 @@ export class UdpEmitter implements Emitter {
     this.batchMs = positiveInteger(options.batchMs, 'batchMs', process.env.AWS_LAMBDA_FUNCTION_NAME ? 0 : DEFAULT_BATCH_MS)
     if (this.batchMs > MAX_BATCH_MS) throw new XrayOptionsError(ErrorCodes.OPTIONS, `UdpEmitter option batchMs must be at most ${MAX_BATCH_MS}, got ${this.batchMs}`)
     if (options.segmentationOffload !== undefined && typeof options.segmentationOffload !== 'boolean') {
-      throw new XrayOptionsError(ErrorCodes.OPTIONS, `UdpEmitter option segmentationOffload must be a boolean, got ${typeof options.segmentationOffload}`)
+      throw new XrayOptionsError(ErrorCodes.OPTIONS, `UdpEmitter option segmentationOffload must be a boolean, got ${describeValue(options.segmentationOffload)}`)
     }
     this.offloadWanted = options.segmentationOffload ?? true
     // one callback for every send, not a closure per datagram
@@ -252,7 +252,6 @@ export class UdpEmitter implements Emitter {
     const { host, port } = this.address
     const socket = dgram.createSocket(isIPv6(host) ? 'udp6' : 'udp4')
     this.socket = socket
-    this.closeOffload()
     this.state = 'connecting'
     socket.unref()
     socket.on('error', (err: Error & { code?: string }) => {

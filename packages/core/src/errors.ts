@@ -89,3 +89,11 @@ export class XrayOptionsError extends XrayError {}
 
 /** Thrown under `contextMissing: 'RUNTIME_ERROR'` when no segment is in context. */
 export class XrayContextError extends XrayError {}
+
+/** @internal A bad option's value as an error message shows it: strings quoted, numbers and booleans with their type, the rest by type. */
+export function describeValue (v: unknown): string {
+  if (v === null) return 'null'
+  if (typeof v === 'string') return JSON.stringify(v)
+  if (typeof v === 'number' || typeof v === 'boolean') return `${typeof v} ${String(v)}`
+  return typeof v
+}

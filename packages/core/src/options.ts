@@ -1,7 +1,7 @@
 import type { Context } from './context'
 import { AsyncContext } from './context'
 import type { Emitter, SocketAddress } from './emitter'
-import { ErrorCodes, XrayOptionsError } from './errors'
+import { describeValue as describe, ErrorCodes, XrayOptionsError } from './errors'
 import type { Logger, LogLevel } from './logger'
 import { consoleLogger, isLogLevel } from './logger'
 import type { Sampler, SamplingRulesDocument } from './sampling'
@@ -116,13 +116,6 @@ const BOTH: Propagation = Object.freeze({ xray: true, w3c: true })
 const LOG_GROUP_NAME = /^[\w./#-]{1,512}$/
 const LOG_GROUP_ARN = /^arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:([\w./#-]{1,512})(?::\*)?$/
 const CONTEXT_MISSING = new Set(['LOG_ERROR', 'RUNTIME_ERROR', 'IGNORE_ERROR'])
-
-function describe (v: unknown): string {
-  if (v === null) return 'null'
-  if (typeof v === 'string') return JSON.stringify(v)
-  if (typeof v === 'number' || typeof v === 'boolean') return `${typeof v} ${String(v)}`
-  return typeof v
-}
 
 function fail (code: typeof ErrorCodes[keyof typeof ErrorCodes], msg: string): never {
   throw new XrayOptionsError(code, msg)

@@ -1,13 +1,17 @@
+import { constants } from 'node:os'
 import { join } from 'node:path'
 
 // UDP generic segmentation offload (Linux's UDP_SEGMENT) through the small addon in
 // native/udp.c: a run of datagrams goes to the kernel in one call, laid end to end at one
 // size, and the kernel walks its network stack once for the run and then cuts it into
-// datagrams. On loopback that took a datagram's CPU time from about 5.5 µs to about 1 µs
-// (bench/README.md). All datagrams of a run but the last must have the run's size, so the
-// shorter ones are padded with spaces after their document: JSON whitespace, which the
-// daemon forwards with the document and every JSON reader skips. A datagram is still one
-// document.
+// datagrams. On loopback that took a datagram's CPU time (user and system) from 4.3 to
+// 5.7 µs to 0.8 to 1.4 µs (bench/README.md, bench/send-cost.cjs). All datagrams of a run
+// but the last must have the run's size, so the shorter ones are padded with spaces after
+// their document: JSON whitespace, which the daemon forwards with the document and every
+// JSON reader skips. A datagram is still one document.
+
+// The errno values the emitter tells apart, as this platform numbers them.
+export const { EAGAIN, ENOBUFS, ECONNREFUSED, EMSGSIZE } = constants.errno
 
 interface Native {
   open (family: number, address: string, port: number): number
@@ -118,9 +122,3 @@ export class UdpOffload {
     this.fd = -1
   }
 }
-
-// Linux's errno values the emitter tells apart.
-export const EAGAIN = 11
-export const ENOBUFS = 105
-export const ECONNREFUSED = 111
-export const EMSGSIZE = 90

@@ -1,4 +1,5 @@
 import * as dgram from 'node:dgram'
+import { constants } from 'node:os'
 import * as fc from 'fast-check'
 import { TestDaemon } from '../../../test/helpers/daemon'
 import { checkDatagram } from '../../../test/helpers/wire-check'
@@ -6,6 +7,8 @@ import { check } from '../../../test/properties/config'
 import { DAEMON_HEADER, UdpEmitter } from '../src/emitter'
 import { MAX_RUN, MAX_RUN_BYTES, UdpOffload, offloadAddon, runLength } from '../src/udp-offload'
 import { ListLogger, deadPort } from './support'
+
+const { EBADF } = constants.errno
 
 const HEADER = Buffer.byteLength(DAEMON_HEADER)
 
@@ -33,6 +36,26 @@ describe('the offload addon', () => {
       if (name !== 'open') expect(r as number).toBeLessThan(0)
       else if ((r as number) >= 0) expect(addon.close(r as number)).toBe(0)
     }), 300)
+  })
+
+  // the counterexample the property above first shrank to: a close() of a small number
+  // closed a descriptor of libuv's, and the process aborted
+  it('refuses, with EBADF, any descriptor it did not open: stdio, a dgram socket of Node\'s, a number as a double', async () => {
+    const addon = offloadAddon()!
+    const socket = dgram.createSocket('udp4')
+    await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve))
+    try {
+      // descriptors 0 to 63 cover stdio, libuv's own and the socket just bound
+      for (let fd = 0; fd < 64; fd++) {
+        expect(addon.close(fd)).toBe(-EBADF)
+        expect(addon.send(fd, Buffer.alloc(8), 8, 0)).toBe(-EBADF)
+      }
+      expect(addon.close(5.5)).toBe(-EBADF)
+      // the socket still works
+      expect(socket.address().port).toBeGreaterThan(0)
+    } finally {
+      socket.close()
+    }
   })
 
   it('cuts one call into datagrams of the size asked for, the last shorter', async () => {
@@ -191,7 +214,7 @@ describe('UdpEmitter with segmentation offload, to a daemon on loopback', () => 
     const send = UdpOffload.prototype.send
     const spy = jest.spyOn(UdpOffload.prototype, 'send').mockImplementationOnce(function (this: UdpOffload, datagrams, from) {
       const first = send.call(this, datagrams, from, from + 3)
-      return { ...first, error: -5 /* EIO */ }
+      return { ...first, error: -constants.errno.EIO }
     })
     try {
       const docs = Array.from({ length: 20 }, (_, n) => documentOf(n, 200))
